@@ -1,0 +1,200 @@
+package model
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+)
+
+// Validate checks the whole config and returns every problem as Errors (nil when valid).
+// It checks only what holds for every node; CheckCapacity checks one node's budget.
+func (c *Config) Validate() error {
+	v := validator{}
+	vns := v.networks(c.VirtualNetworks)
+	vmis := v.interfaces(c.VirtualMachineInterfaces, vns)
+	v.routers(c.PhysicalRouters, vmis)
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return v.errs
+}
+
+type validator struct{ errs Errors }
+
+func (v *validator) add(obj, field, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{Object: obj, Field: field, Reason: fmt.Sprintf(format, args...)})
+}
+
+// name checks an object's name and records it; it reports whether the name is usable.
+func (v *validator) name(obj, name string, seen map[string]bool, kind string) bool {
+	switch {
+	case name == "":
+		v.add(obj, "name", "missing: every %s needs a name", kind)
+		return false
+	case strings.ContainsAny(name, " \t\n,=/"):
+		v.add(obj, "name", "%q contains a space, comma, '=' or '/'", name)
+		return false
+	case seen[name]:
+		v.add(obj, "name", "%q is used by another %s", name, kind)
+		return false
+	}
+	seen[name] = true
+	return true
+}
+
+func (v *validator) networks(list []VirtualNetwork) map[string]*VirtualNetwork {
+	byName := map[string]*VirtualNetwork{}
+	names := map[string]bool{}
+	vnis := map[uint32]string{}
+	for i := range list {
+		vn := &list[i]
+		obj := objectPath("", "virtualNetworks", i, vn.Name)
+		ok := v.name(obj, vn.Name, names, "virtual network")
+		switch {
+		case vn.VNI == 0 || vn.VNI > MaxVNI:
+			v.add(obj, "vni", "%d is out of range 1..%d", vn.VNI, MaxVNI)
+		case vnis[vn.VNI] != "":
+			v.add(obj, "vni", "%d is already the VNI of virtual network %q", vn.VNI, vnis[vn.VNI])
+		default:
+			vnis[vn.VNI] = vn.Name
+		}
+		for j, s := range vn.Subnets {
+			if _, err := netip.ParsePrefix(s); err != nil {
+				v.add(obj, fmt.Sprintf("subnets[%d]", j), "%q is not a CIDR prefix like 10.1.0.0/24", s)
+			}
+		}
+		if ok {
+			byName[vn.Name] = vn
+		}
+	}
+	return byName
+}
+
+func (v *validator) interfaces(list []VirtualMachineInterface, vns map[string]*VirtualNetwork) map[string]*VirtualMachineInterface {
+	byName := map[string]*VirtualMachineInterface{}
+	names := map[string]bool{}
+	macs := map[string]string{}  // VN + MAC → VMI
+	addrs := map[string]string{} // VN + address → VMI
+	for i := range list {
+		vmi := &list[i]
+		obj := objectPath("", "virtualMachineInterfaces", i, vmi.Name)
+		if v.name(obj, vmi.Name, names, "virtual machine interface") {
+			byName[vmi.Name] = vmi
+		}
+		vn := vns[vmi.Network]
+		switch {
+		case vmi.Network == "":
+			v.add(obj, "network", "missing: name the virtual network this interface is in")
+		case vn == nil:
+			v.add(obj, "network", "%q is not a virtual network of this config", vmi.Network)
+		}
+		if mac, err := ParseMAC(vmi.MAC); err != nil {
+			v.add(obj, "mac", "%v", err)
+		} else if other, dup := macs[vmi.Network+"|"+mac.String()]; dup {
+			v.add(obj, "mac", "%s is already the MAC of %q in virtual network %q", mac, other, vmi.Network)
+		} else {
+			macs[vmi.Network+"|"+mac.String()] = vmi.Name
+		}
+		for j, ip := range vmi.InstanceIPs {
+			field := fmt.Sprintf("instanceIPs[%d]", j)
+			addr, err := netip.ParseAddr(ip.Address)
+			if err != nil || addr.Zone() != "" {
+				v.add(obj, field+".address", "%q is not an IP address", ip.Address)
+			} else if vn != nil && !inSubnets(addr, vn.Subnets) {
+				v.add(obj, field+".address", "%s is outside the subnets %v of virtual network %q", addr, vn.Subnets, vn.Name)
+			} else if other, dup := addrs[vmi.Network+"|"+addr.String()]; dup {
+				v.add(obj, field+".address", "%s is already an address of %q in virtual network %q", addr, other, vmi.Network)
+			} else {
+				addrs[vmi.Network+"|"+addr.String()] = vmi.Name
+			}
+			if ip.Mode != "" && ip.Mode != ModeActiveBackup {
+				v.add(obj, field+".mode", "%q is not a known instance IP mode (known: %s, the default)", ip.Mode, ModeActiveBackup)
+			}
+		}
+	}
+	return byName
+}
+
+func (v *validator) routers(list []PhysicalRouter, vmis map[string]*VirtualMachineInterface) {
+	names := map[string]bool{}
+	for i := range list {
+		pr := &list[i]
+		prObj := objectPath("", "physicalRouters", i, pr.Name)
+		v.name(prObj, pr.Name, names, "physical router")
+		piNames := map[string]bool{}
+		liNames := map[string]bool{}
+		linked := map[string]string{} // VMI → LI path, per node
+		for j := range pr.PhysicalInterfaces {
+			pi := &pr.PhysicalInterfaces[j]
+			piObj := objectPath(prObj, "physicalInterfaces", j, pi.Name)
+			v.name(piObj, pi.Name, piNames, "physical interface of this router")
+			if len(pi.Name) > maxIfNameLen {
+				v.add(piObj, "name", "%q is longer than %d characters, the longest Linux interface name", pi.Name, maxIfNameLen)
+			}
+			vlans := map[int]string{}
+			for k := range pi.LogicalInterfaces {
+				li := &pi.LogicalInterfaces[k]
+				liObj := objectPath(piObj, "logicalInterfaces", k, li.Name)
+				v.name(liObj, li.Name, liNames, "logical interface of this router")
+				switch {
+				case li.VLAN == nil:
+					v.add(liObj, "vlan", "missing: give the VLAN id 1..%d, or 0 for untagged frames", MaxVLAN)
+				case *li.VLAN < 0 || *li.VLAN > MaxVLAN:
+					v.add(liObj, "vlan", "%d is out of range 0..%d", *li.VLAN, MaxVLAN)
+				case vlans[*li.VLAN] != "":
+					v.add(liObj, "vlan", "%d is already used by logical interface %q of %s", *li.VLAN, vlans[*li.VLAN], pi.Name)
+				default:
+					vlans[*li.VLAN] = li.Name
+				}
+				if li.Type != "" && li.Type != TypeL2 {
+					v.add(liObj, "type", "%q is not supported (only %q)", li.Type, TypeL2)
+				}
+				switch {
+				case li.VMI == "":
+					v.add(liObj, "vmi", "missing: name the virtual machine interface of the remote instance on this VLAN")
+				case vmis[li.VMI] == nil:
+					v.add(liObj, "vmi", "%q is not a virtual machine interface of this config", li.VMI)
+				case linked[li.VMI] != "":
+					v.add(liObj, "vmi", "%q is already linked to %s on this node: one VMI has one logical interface per node", li.VMI, linked[li.VMI])
+				default:
+					linked[li.VMI] = liObj
+				}
+			}
+		}
+	}
+}
+
+// maxIfNameLen is IFNAMSIZ (16) less the terminating NUL.
+const maxIfNameLen = 15
+
+// ParseMAC parses a unicast Ethernet address.
+func ParseMAC(s string) (net.HardwareAddr, error) {
+	if s == "" {
+		return nil, fmt.Errorf("missing: give the interface's MAC address, like 02:00:00:00:01:0a")
+	}
+	mac, err := net.ParseMAC(s)
+	if err != nil || len(mac) != 6 {
+		return nil, fmt.Errorf("%q is not a 48-bit MAC address like 02:00:00:00:01:0a", s)
+	}
+	if mac[0]&1 == 1 {
+		return nil, fmt.Errorf("%s is a multicast address; an interface needs a unicast MAC", mac)
+	}
+	if mac.String() == "00:00:00:00:00:00" {
+		return nil, fmt.Errorf("00:00:00:00:00:00 is not a usable MAC address")
+	}
+	return mac, nil
+}
+
+func inSubnets(addr netip.Addr, subnets []string) bool {
+	parsed := 0 // a malformed subnet is reported on its own; it must not make every address "outside"
+	for _, s := range subnets {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			parsed++
+			if p.Contains(addr) {
+				return true
+			}
+		}
+	}
+	return parsed == 0
+}

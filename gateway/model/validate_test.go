@@ -1,0 +1,158 @@
+package model
+
+import (
+	"strings"
+	"testing"
+)
+
+const validYAML = `
+virtualNetworks:
+  - name: blue
+    vni: 5001
+    subnets: ["10.1.0.0/24"]
+  - name: red
+    vni: 5002
+physicalRouters:
+  - name: gw1
+    physicalInterfaces:
+      - name: eth1
+        logicalInterfaces:
+          - name: eth1-100
+            vlan: 100
+            type: l2
+            vmi: bms1
+          - name: eth1-0
+            vlan: 0
+            vmi: bms2
+  - name: gw2
+    physicalInterfaces:
+      - name: eth1
+        logicalInterfaces:
+          - name: eth1-100
+            vlan: 100
+            vmi: bms1
+virtualMachineInterfaces:
+  - name: bms1
+    network: blue
+    mac: "02:00:00:00:01:0a"
+    instanceIPs:
+      - address: 10.1.0.10
+        mode: active-backup
+  - name: bms2
+    network: red
+    mac: "02:00:00:00:01:0b"
+    instanceIPs:
+      - address: 192.168.5.5
+  - name: vm1
+    network: blue
+    mac: "02:00:00:00:02:01"
+    instanceIPs:
+      - address: 10.1.0.20
+`
+
+func TestValidConfigPasses(t *testing.T) {
+	c, err := Parse([]byte(validYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+}
+
+// TestValidationErrors replaces one piece of the valid config and expects exactly one error,
+// naming the object and field.
+func TestValidationErrors(t *testing.T) {
+	cases := []struct {
+		name, old, new string
+		want           string // substring of the only error
+	}{
+		{"duplicate VN name", "  - name: red\n    vni: 5002\n", "  - name: red\n    vni: 5002\n  - name: blue\n    vni: 5003\n", `virtualNetworks[blue].name: "blue" is used by another virtual network`},
+		{"duplicate VNI", "vni: 5002", "vni: 5001", "virtualNetworks[red].vni: 5001 is already the VNI"},
+		{"VNI zero", "vni: 5002", "vni: 0", "virtualNetworks[red].vni: 0 is out of range"},
+		{"VNI too large", "vni: 5002", "vni: 16777216", "virtualNetworks[red].vni: 16777216 is out of range"},
+		{"bad subnet", `["10.1.0.0/24"]`, `["10.1.0.0/33"]`, "virtualNetworks[blue].subnets[0]"},
+		{"VLAN too large", "vlan: 100\n            type", "vlan: 4095\n            type", "logicalInterfaces[eth1-100].vlan: 4095 is out of range"},
+		{"VLAN negative", "vlan: 0", "vlan: -1", "logicalInterfaces[eth1-0].vlan: -1 is out of range"},
+		{"VLAN reused on one PI", "vlan: 0", "vlan: 100", `logicalInterfaces[eth1-0].vlan: 100 is already used by logical interface "eth1-100"`},
+		{"VLAN missing", "            vlan: 0\n", "", "logicalInterfaces[eth1-0].vlan: missing"},
+		{"type not l2", "type: l2", "type: l3", `logicalInterfaces[eth1-100].type: "l3" is not supported`},
+		{"LI to missing VMI", "vmi: bms2", "vmi: nosuch", `logicalInterfaces[eth1-0].vmi: "nosuch" is not a virtual machine interface`},
+		{"two LIs of one node to one VMI", "vmi: bms2", "vmi: bms1", `logicalInterfaces[eth1-0].vmi: "bms1" is already linked`},
+		{"duplicate LI name", "name: eth1-0", "name: eth1-100", `"eth1-100" is used by another logical interface`},
+		{"duplicate PR name", "name: gw2", "name: gw1", `physicalRouters[gw1].name: "gw1" is used by another physical router`},
+		{"malformed MAC", `"02:00:00:00:01:0b"`, `"02:00:00:00:01"`, `virtualMachineInterfaces[bms2].mac: "02:00:00:00:01" is not a 48-bit MAC`},
+		{"multicast MAC", `"02:00:00:00:01:0b"`, `"03:00:00:00:01:0b"`, "virtualMachineInterfaces[bms2].mac: 03:00:00:00:01:0b is a multicast address"},
+		{"MAC twice in a VN", `"02:00:00:00:02:01"`, `"02:00:00:00:01:0a"`, `virtualMachineInterfaces[vm1].mac: 02:00:00:00:01:0a is already the MAC of "bms1"`},
+		{"address outside subnets", "address: 10.1.0.20", "address: 10.2.0.20", "virtualMachineInterfaces[vm1].instanceIPs[0].address: 10.2.0.20 is outside the subnets"},
+		{"address twice in a VN", "address: 10.1.0.20", "address: 10.1.0.10", `virtualMachineInterfaces[vm1].instanceIPs[0].address: 10.1.0.10 is already an address of "bms1"`},
+		{"malformed address", "address: 10.1.0.20", "address: 10.1.0.300", `virtualMachineInterfaces[vm1].instanceIPs[0].address: "10.1.0.300" is not an IP address`},
+		{"VMI in unknown VN", "network: red", "network: green", `virtualMachineInterfaces[bms2].network: "green" is not a virtual network`},
+		{"unknown instance IP mode", "mode: active-backup", "mode: active-active", `virtualMachineInterfaces[bms1].instanceIPs[0].mode: "active-active" is not a known instance IP mode`},
+		{"duplicate VMI name", "name: vm1", "name: bms2", `virtualMachineInterfaces[bms2].name: "bms2" is used by another`},
+		{"missing VMI name", "  - name: vm1\n", "  - name: \"\"\n", "virtualMachineInterfaces[#2].name: missing"},
+		{"physical interface name too long", "name: eth1\n        logicalInterfaces:\n          - name: eth1-100\n            vlan: 100\n            type", "name: eth1-far-too-long-name\n        logicalInterfaces:\n          - name: eth1-100\n            vlan: 100\n            type", "longer than 15 characters"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(validYAML, tc.old) {
+				t.Fatalf("test bug: %q not in the base config", tc.old)
+			}
+			c, err := Parse([]byte(strings.Replace(validYAML, tc.old, tc.new, 1)))
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			err = c.Validate()
+			errs, ok := err.(Errors)
+			if !ok || len(errs) != 1 {
+				t.Fatalf("want exactly one error containing %q, got %v", tc.want, err)
+			}
+			if !strings.Contains(errs[0].Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", errs[0].Error(), tc.want)
+			}
+		})
+	}
+}
+
+func TestParseRejectsUnknownFields(t *testing.T) {
+	_, err := Parse([]byte(strings.Replace(validYAML, "vni: 5002", "vni: 5002\n    colour: red", 1)))
+	if err == nil || !strings.Contains(err.Error(), "field colour not found") || !strings.Contains(err.Error(), "line") {
+		t.Fatalf("want an unknown-field error with its line, got %v", err)
+	}
+}
+
+func TestParseRejectsSecondDocument(t *testing.T) {
+	if _, err := Parse([]byte(validYAML + "---\nvirtualNetworks: []\n")); err == nil {
+		t.Fatal("a second YAML document was accepted")
+	}
+}
+
+func TestValidateReportsEveryError(t *testing.T) {
+	bad := strings.NewReplacer("vni: 5002", "vni: 0", `"02:00:00:00:01:0b"`, `"zz"`, "type: l2", "type: l3").Replace(validYAML)
+	c, err := Parse([]byte(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, _ := c.Validate().(Errors)
+	if len(errs) != 3 {
+		t.Fatalf("want 3 errors, got %v", errs)
+	}
+}
+
+func TestCapacity(t *testing.T) {
+	c, _ := Parse([]byte(validYAML))
+	x := NewIndex(c)
+	if got := x.InterfacesUsed("gw1"); got != 4 {
+		t.Fatalf("gw1 uses %d interfaces, want 4", got)
+	}
+	if err := x.CheckCapacity("gw1", 4); err != nil {
+		t.Fatalf("exactly at the limit refused: %v", err)
+	}
+	err := x.CheckCapacity("gw1", 3)
+	if err == nil || !strings.Contains(err.Error(), "2 remote instances need 4 interfaces") || !strings.Contains(err.Error(), "max_interfaces = 3") {
+		t.Fatalf("over the limit: %v", err)
+	}
+	if x.InterfacesUsed("gw2") != 2 || x.InterfacesUsed("nosuch") != 0 {
+		t.Fatal("per-node accounting is wrong")
+	}
+}

@@ -1,0 +1,307 @@
+package pipeline
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/ovsgw/ovsgw/gateway/model"
+	"github.com/ovsgw/ovsgw/openflow"
+)
+
+// Port is an interface observed on the bridge.
+type Port struct {
+	Name    string
+	OFPort  int32  // ≤ 0 while OVS has not assigned one (or the device is missing)
+	IfaceID string // external_ids:iface-id, set by whoever plugged a VM
+}
+
+// Input is everything the compiler reads.
+type Input struct {
+	Index       *model.Index
+	Host        string // this node; its physical router's objects are programmed here
+	GatewayMode bool   // gateway_mode = server: program this node's logical interfaces
+	Ports       []Port
+}
+
+// Owner is the object a flow or group serves.
+type Owner struct {
+	Kind Kind
+	Name string
+}
+
+func (o Owner) String() string { return o.Kind.String() + " " + o.Name }
+
+// Entry is a desired flow with the object it serves.
+type Entry struct {
+	openflow.Flow
+	Owner Owner
+}
+
+// GroupEntry is a desired group with the object it serves.
+type GroupEntry struct {
+	openflow.Group
+	Owner Owner
+}
+
+// Where a VMI is bound on this node.
+const (
+	BindingRemote = "remote" // a logical interface: physical interface + VLAN
+	BindingLocal  = "local"  // an OVS port with its iface-id
+)
+
+// Binding says where a VMI of this node is attached, or why it is not.
+type Binding struct {
+	VMI               string `json:"vmi"`
+	VN                string `json:"vn"`
+	Kind              string `json:"kind"`
+	Port              string `json:"port,omitempty"`
+	OFPort            int32  `json:"ofport,omitempty"`
+	PhysicalInterface string `json:"physicalInterface,omitempty"`
+	LogicalInterface  string `json:"logicalInterface,omitempty"`
+	VLAN              uint16 `json:"vlan"`
+	Bound             bool   `json:"bound"`
+	Reason            string `json:"reason,omitempty"` // why not bound
+}
+
+// Output is the desired state of the bridge.
+type Output struct {
+	Flows    []Entry
+	Groups   []GroupEntry
+	Bindings []Binding
+	Notices  []string // conditions an operator must know about (gateway mode off, conflicts)
+	// Names maps owner kind and id back to names, to annotate flows read from the switch.
+	Names map[Kind]map[uint32]string
+}
+
+// bound is a VMI attached on this node, with what the flows need of it.
+type bound struct {
+	name   string
+	id     uint32
+	vni    uint32
+	mac    []byte
+	ofport uint32
+	vlan   uint16 // remote only
+	remote bool
+}
+
+// Compile computes the desired flows and groups. It never fails: what cannot be programmed is
+// reported in Bindings and Notices, and the rest is.
+func Compile(in Input) *Output {
+	x := in.Index
+	c := &compiler{in: in, out: &Output{Names: map[Kind]map[uint32]string{
+		KindPipeline: {0: "default"}, KindVN: {}, KindVMI: {}, KindPhysicalInterface: {},
+	}}}
+	names := make([]string, 0, len(x.VMIs))
+	for n := range x.VMIs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	c.ids = assignIDs(names)
+	for n, id := range c.ids {
+		c.out.Names[KindVMI][id] = n
+	}
+	for _, vn := range x.Config.VirtualNetworks {
+		c.out.Names[KindVN][vn.VNI] = vn.Name
+	}
+
+	c.flow(TableClassify, PrioTableMiss, Owner{KindPipeline, "default"}, 0, nil)
+	var members []bound
+	members = append(members, c.remote()...)
+	members = append(members, c.local(names)...)
+	sort.Slice(members, func(i, j int) bool { return members[i].name < members[j].name })
+	c.forwarding(members)
+
+	sort.Slice(c.out.Flows, func(i, j int) bool {
+		a, b := c.out.Flows[i], c.out.Flows[j]
+		if a.Table != b.Table {
+			return a.Table < b.Table
+		}
+		if a.Priority != b.Priority {
+			return a.Priority > b.Priority
+		}
+		return a.Match.String() < b.Match.String()
+	})
+	sort.Slice(c.out.Groups, func(i, j int) bool { return c.out.Groups[i].ID < c.out.Groups[j].ID })
+	sort.Slice(c.out.Bindings, func(i, j int) bool { return c.out.Bindings[i].VMI < c.out.Bindings[j].VMI })
+	return c.out
+}
+
+type compiler struct {
+	in  Input
+	out *Output
+	ids map[string]uint32
+}
+
+func (c *compiler) flow(table uint8, prio uint16, owner Owner, id uint32, m openflow.Match, actions ...openflow.Action) {
+	c.out.Flows = append(c.out.Flows, Entry{
+		Flow:  openflow.Flow{Table: table, Priority: prio, Cookie: Cookie(owner.Kind, id), Match: m, Actions: actions},
+		Owner: owner,
+	})
+}
+
+func (c *compiler) portsByName() map[string]Port {
+	m := make(map[string]Port, len(c.in.Ports))
+	for _, p := range c.in.Ports {
+		m[p.Name] = p
+	}
+	return m
+}
+
+// remote binds this node's logical interfaces and guards its gateway ports.
+func (c *compiler) remote() []bound {
+	x := c.in.Index
+	lis := x.NodeLIs(c.in.Host)
+	if !c.in.GatewayMode {
+		if len(lis) > 0 {
+			c.out.Notices = append(c.out.Notices, fmt.Sprintf(
+				"gateway mode is off (gateway_mode = server is not set in [DEFAULT] of the agent config): the %d logical interfaces of physical router %q are ignored; set it and restart the agent to serve them",
+				len(lis), c.in.Host))
+		}
+		for _, li := range lis {
+			vmi := x.VMIs[li.VMI]
+			c.out.Bindings = append(c.out.Bindings, Binding{VMI: vmi.Name, VN: vmi.Network, Kind: BindingRemote,
+				PhysicalInterface: li.PhysicalInterface, LogicalInterface: li.Name, VLAN: li.VLANID(),
+				Reason: "gateway mode is off on this node"})
+		}
+		return nil
+	}
+	ports := c.portsByName()
+	guarded := map[string]bool{}
+	var out []bound
+	for _, li := range lis {
+		vmi := x.VMIs[li.VMI]
+		b := Binding{VMI: vmi.Name, VN: vmi.Network, Kind: BindingRemote, Port: li.PhysicalInterface,
+			PhysicalInterface: li.PhysicalInterface, LogicalInterface: li.Name, VLAN: li.VLANID()}
+		p, ok := ports[li.PhysicalInterface]
+		if !ok || p.OFPort <= 0 {
+			b.Reason = fmt.Sprintf("physical interface %s has no OpenFlow port yet (is the NIC present on this node?)", li.PhysicalInterface)
+			c.out.Bindings = append(c.out.Bindings, b)
+			continue
+		}
+		b.OFPort, b.Bound = p.OFPort, true
+		c.out.Bindings = append(c.out.Bindings, b)
+		if !guarded[p.Name] {
+			guarded[p.Name] = true
+			piID := nameID(p.Name)
+			c.out.Names[KindPhysicalInterface][piID] = p.Name
+			c.flow(TableClassify, PrioGatewayPortMiss, Owner{KindPhysicalInterface, p.Name}, piID,
+				openflow.Match{}.WithUint(openflow.FieldInPort, uint64(p.OFPort)))
+		}
+		m, _ := model.ParseMAC(vmi.MAC)
+		bd := bound{name: vmi.Name, id: c.ids[vmi.Name], vni: x.VNs[vmi.Network].VNI, mac: m,
+			ofport: uint32(p.OFPort), vlan: li.VLANID(), remote: true}
+		match := openflow.Match{}.WithUint(openflow.FieldInPort, uint64(bd.ofport))
+		var actions []openflow.Action
+		if bd.vlan == 0 {
+			match = match.WithUint(openflow.FieldVlanVID, 0) // OFPVID_NONE: no tag at all
+		} else {
+			match = match.WithUint(openflow.FieldVlanVID, uint64(bd.vlan)|openflow.VlanPresent)
+			actions = append(actions, openflow.PopVLAN{})
+		}
+		actions = append(actions, c.enter(bd)...)
+		c.flow(TableClassify, PrioGatewayVLAN, Owner{KindVMI, bd.name}, bd.id, match, actions...)
+		out = append(out, bd)
+	}
+	return out
+}
+
+// local binds VMIs that no logical interface links to, to the port whose iface-id names them.
+func (c *compiler) local(names []string) []bound {
+	x := c.in.Index
+	byIfaceID := map[string][]Port{}
+	for _, p := range c.in.Ports {
+		if p.IfaceID != "" {
+			byIfaceID[p.IfaceID] = append(byIfaceID[p.IfaceID], p)
+		}
+	}
+	var out []bound
+	for _, name := range names {
+		vmi := x.VMIs[name]
+		ports := byIfaceID[name]
+		if x.IsRemote(name) {
+			if len(ports) > 0 {
+				c.out.Notices = append(c.out.Notices, fmt.Sprintf(
+					"port %s claims iface-id %q, but that VMI is a remote instance (a logical interface links to it): port ignored", ports[0].Name, name))
+			}
+			continue
+		}
+		if len(ports) == 0 {
+			continue // not on this node (yet)
+		}
+		sort.Slice(ports, func(i, j int) bool { return ports[i].Name < ports[j].Name })
+		p := ports[0]
+		if len(ports) > 1 {
+			c.out.Notices = append(c.out.Notices, fmt.Sprintf(
+				"%d ports claim iface-id %q; bound to %s, the first by name", len(ports), name, p.Name))
+		}
+		b := Binding{VMI: name, VN: vmi.Network, Kind: BindingLocal, Port: p.Name, OFPort: p.OFPort}
+		if p.OFPort <= 0 {
+			b.Reason = fmt.Sprintf("port %s has no OpenFlow port number yet", p.Name)
+			c.out.Bindings = append(c.out.Bindings, b)
+			continue
+		}
+		b.Bound = true
+		c.out.Bindings = append(c.out.Bindings, b)
+		m, _ := model.ParseMAC(vmi.MAC)
+		bd := bound{name: name, id: c.ids[name], vni: x.VNs[vmi.Network].VNI, mac: m, ofport: uint32(p.OFPort)}
+		c.flow(TableClassify, PrioLocalPort, Owner{KindVMI, name}, bd.id,
+			openflow.Match{}.WithUint(openflow.FieldInPort, uint64(bd.ofport)), c.enter(bd)...)
+		out = append(out, bd)
+	}
+	return out
+}
+
+// enter tags a frame with its source VMI and VN and hands it to the L2 lookup.
+func (c *compiler) enter(b bound) []openflow.Action {
+	return []openflow.Action{
+		openflow.SetUint(RegSrcVMI, uint64(b.id)),
+		openflow.SetUint(RegVN, uint64(b.vni)),
+		openflow.GotoTable{Table: TableL2Lookup},
+	}
+}
+
+// forwarding programs L2 lookup, output and the flood groups for the bound VMIs.
+func (c *compiler) forwarding(members []bound) {
+	byVN := map[uint32][]bound{}
+	for _, b := range members {
+		byVN[b.vni] = append(byVN[b.vni], b)
+		owner := Owner{KindVMI, b.name}
+		c.flow(TableL2Lookup, PrioKnownMAC, owner, b.id,
+			openflow.Match{}.WithUint(RegVN, uint64(b.vni)).With(openflow.FieldEthDst, b.mac),
+			openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.GotoTable{Table: TableOutput})
+		c.flow(TableOutput, PrioHairpin, owner, b.id,
+			openflow.Match{}.WithUint(RegSrcVMI, uint64(b.id)).WithUint(RegDstVMI, uint64(b.id)))
+		toVMI := openflow.Match{}.WithUint(RegDstVMI, uint64(b.id))
+		if !b.remote {
+			c.flow(TableOutput, PrioOutputDefault, owner, b.id, toVMI, openflow.Output{Port: b.ofport})
+			continue
+		}
+		var tag []openflow.Action
+		if b.vlan != 0 {
+			tag = []openflow.Action{openflow.PushVLAN{}, openflow.SetVlanVID(b.vlan)}
+		}
+		// OVS drops an output to the frame's own in_port, but remote instances on other VLANs of
+		// the same physical interface must still receive it: send it back with IN_PORT.
+		c.flow(TableOutput, PrioOutputInPort, owner, b.id,
+			toVMI.WithUint(openflow.FieldInPort, uint64(b.ofport)),
+			append(append([]openflow.Action{}, tag...), openflow.Output{Port: openflow.PortInPort})...)
+		c.flow(TableOutput, PrioOutputDefault, owner, b.id, toVMI,
+			append(append([]openflow.Action{}, tag...), openflow.Output{Port: b.ofport})...)
+	}
+	for _, vn := range c.in.Index.Config.VirtualNetworks {
+		list := byVN[vn.VNI]
+		if len(list) == 0 {
+			continue
+		}
+		g := openflow.Group{ID: FloodGroupID(vn.VNI), Type: openflow.GroupAll}
+		for _, b := range list {
+			g.Buckets = append(g.Buckets, openflow.Bucket{Actions: []openflow.Action{
+				openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.Resubmit{Table: TableOutput},
+			}})
+		}
+		owner := Owner{KindVN, vn.Name}
+		c.out.Groups = append(c.out.Groups, GroupEntry{Group: g, Owner: owner})
+		c.flow(TableL2Lookup, PrioFlood, owner, vn.VNI,
+			openflow.Match{}.WithUint(RegVN, uint64(vn.VNI)), openflow.GroupAction{ID: g.ID})
+	}
+}

@@ -1,0 +1,173 @@
+package pipeline
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ovsgw/ovsgw/gateway/model"
+	"github.com/ovsgw/ovsgw/openflow"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func loadIndex(t *testing.T, name string) *model.Index {
+	t.Helper()
+	c, _, err := model.Load(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model.NewIndex(c)
+}
+
+// ports of node gw1: two gateway NICs, a VM port, a port of someone else's with no iface-id,
+// and eth2 whose device is missing (no ofport).
+var gw1Ports = []Port{
+	{Name: "eth1", OFPort: 1},
+	{Name: "eth2", OFPort: -1},
+	{Name: "vm1p", OFPort: 5, IfaceID: "vm1"},
+	{Name: "vm2p", OFPort: 6, IfaceID: "vm2"},
+	{Name: "mgmt0", OFPort: 9},
+}
+
+// render prints the compiler's output as text: the golden form.
+func render(out *Output) string {
+	var b strings.Builder
+	for _, e := range out.Flows {
+		fmt.Fprintf(&b, "%s  # %s %s\n", e.Flow, TableNames[e.Table], e.Owner)
+	}
+	for _, g := range out.Groups {
+		fmt.Fprintf(&b, "%s  # %s\n", g.Group, g.Owner)
+	}
+	for _, bd := range out.Bindings {
+		fmt.Fprintf(&b, "binding %+v\n", bd)
+	}
+	for _, n := range out.Notices {
+		fmt.Fprintf(&b, "notice %s\n", n)
+	}
+	return b.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test -update rewrites it after review):\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	x := loadIndex(t, "two-vns.yaml")
+	cases := []struct {
+		name, golden string
+		in           Input
+	}{
+		{"gateway node programs its logical interfaces and local VMs", "gw1-gateway.golden",
+			Input{Index: x, Host: "gw1", GatewayMode: true, Ports: gw1Ports}},
+		{"gateway mode off: local VMs only, logical interfaces ignored with a notice", "gw1-no-gateway-mode.golden",
+			Input{Index: x, Host: "gw1", GatewayMode: false, Ports: gw1Ports}},
+		{"a node with no ports has only the default drop", "empty-node.golden",
+			Input{Index: x, Host: "compute9", GatewayMode: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { golden(t, tc.golden, render(Compile(tc.in))) })
+	}
+}
+
+func TestCompileIsDeterministic(t *testing.T) {
+	x := loadIndex(t, "two-vns.yaml")
+	in := Input{Index: x, Host: "gw1", GatewayMode: true, Ports: gw1Ports}
+	first := render(Compile(in))
+	for i := 0; i < 20; i++ {
+		if got := render(Compile(in)); got != first {
+			t.Fatalf("run %d differs from the first", i)
+		}
+	}
+}
+
+// TestChangingOneVMITouchesOnlyItsFlows moves bms1 to another VLAN and checks that every flow
+// that changed is bms1's.
+func TestChangingOneVMITouchesOnlyItsFlows(t *testing.T) {
+	before := Compile(Input{Index: loadIndex(t, "two-vns.yaml"), Host: "gw1", GatewayMode: true, Ports: gw1Ports})
+	c, _, err := model.Load(filepath.Join("testdata", "two-vns.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vlan := 150
+	c.PhysicalRouters[0].PhysicalInterfaces[0].LogicalInterfaces[0].VLAN = &vlan
+	after := Compile(Input{Index: model.NewIndex(c), Host: "gw1", GatewayMode: true, Ports: gw1Ports})
+	changed := diffFlows(before.Flows, after.Flows)
+	if len(changed) == 0 {
+		t.Fatal("moving bms1 to VLAN 150 changed no flow")
+	}
+	for _, e := range changed {
+		if e.Owner != (Owner{KindVMI, "bms1"}) {
+			t.Errorf("flow of %s changed: %s", e.Owner, e.Flow)
+		}
+	}
+}
+
+func diffFlows(a, b []Entry) []Entry {
+	in := func(list []Entry, f openflow.Flow) bool {
+		for _, e := range list {
+			if e.Flow.Equal(f) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []Entry
+	for _, e := range a {
+		if !in(b, e.Flow) {
+			out = append(out, e)
+		}
+	}
+	for _, e := range b {
+		if !in(a, e.Flow) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestCookiesRoundTrip(t *testing.T) {
+	c := Cookie(KindVMI, 0xdeadbeef)
+	k, id, ok := ParseCookie(c)
+	if !ok || k != KindVMI || id != 0xdeadbeef {
+		t.Fatalf("ParseCookie(%#x) = %v %#x %v", c, k, id, ok)
+	}
+	if OwnedCookie(0x1234) || OwnedCookie(0) {
+		t.Fatal("a foreign cookie was taken for ovsgw's")
+	}
+}
+
+func TestAssignIDsResolvesCollisions(t *testing.T) {
+	// Any two names with equal ids would do; force one by probing the id space.
+	ids := assignIDs([]string{"a", "b"})
+	if ids["a"] == ids["b"] || ids["a"] == 0 {
+		t.Fatalf("ids not unique: %v", ids)
+	}
+	seen := map[uint32]string{}
+	var names []string
+	for i := 0; i < 5000; i++ {
+		names = append(names, fmt.Sprintf("vmi-%05d", i))
+	}
+	for n, id := range assignIDs(names) {
+		if other, dup := seen[id]; dup {
+			t.Fatalf("%s and %s share id %#x", n, other, id)
+		}
+		seen[id] = n
+	}
+}

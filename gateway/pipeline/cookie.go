@@ -1,0 +1,85 @@
+package pipeline
+
+import (
+	"fmt"
+	"hash/fnv"
+)
+
+// A cookie says who owns a flow:
+//
+//	bits 63..48  cookieApp: the flow is ovsgw's
+//	bits 47..40  the kind of object that owns it
+//	bits 39..32  zero (reserved)
+//	bits 31..0   the object's id (VMI id, VNI, or physical interface id)
+//
+// A sync deletes flows with cookieApp that it no longer wants, and never touches any other.
+const (
+	cookieApp     uint64 = 0x6f67 << 48 // "og"
+	cookieAppMask uint64 = 0xffff << 48
+)
+
+// Kind is the kind of object a flow or group serves.
+type Kind uint8
+
+// Object kinds.
+const (
+	KindPipeline          Kind = 1 // the pipeline itself (default drops)
+	KindVN                Kind = 2
+	KindVMI               Kind = 3
+	KindPhysicalInterface Kind = 4
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindPipeline:
+		return "pipeline"
+	case KindVN:
+		return "vn"
+	case KindVMI:
+		return "vmi"
+	case KindPhysicalInterface:
+		return "physical-interface"
+	}
+	return fmt.Sprintf("kind%d", uint8(k))
+}
+
+// Cookie encodes an owner.
+func Cookie(kind Kind, id uint32) uint64 { return cookieApp | uint64(kind)<<40 | uint64(id) }
+
+// OwnedCookie reports whether a flow's cookie is ovsgw's.
+func OwnedCookie(c uint64) bool { return c&cookieAppMask == cookieApp }
+
+// ParseCookie decodes an ovsgw cookie; ok is false for anyone else's.
+func ParseCookie(c uint64) (kind Kind, id uint32, ok bool) {
+	if !OwnedCookie(c) {
+		return 0, 0, false
+	}
+	return Kind(c >> 40 & 0xff), uint32(c), true
+}
+
+// nameID is a stable 32-bit id for a name (FNV-1a), never 0. Ids must not depend on other
+// objects, so that adding one VMI does not renumber (and reprogram) the others.
+func nameID(name string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	if id := h.Sum32(); id != 0 {
+		return id
+	}
+	return 1
+}
+
+// assignIDs gives each name its nameID; on a collision (about 1 in 2,000 configs of 4K VMIs)
+// the name later in sorted order takes the next free id. names must be sorted.
+func assignIDs(names []string) map[string]uint32 {
+	ids := make(map[string]uint32, len(names))
+	taken := make(map[uint32]bool, len(names))
+	for _, n := range names {
+		id := nameID(n)
+		for taken[id] || id == 0 {
+			id++
+		}
+		taken[id] = true
+		ids[n] = id
+	}
+	return ids
+}
