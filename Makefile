@@ -1,0 +1,47 @@
+# ovsgw: `make demo` shows it working on a real userspace Open vSwitch; `make test` runs every
+# test. Both install the Debian packages they need (root required, as for OVS itself).
+
+GO      ?= go
+BIN     := bin/ovsgw
+SCHEMAS := /usr/share/openvswitch
+# Go test timeout: the suite takes a few minutes on 2 cores; this only stops a hung run.
+TEST_TIMEOUT ?= 14m
+
+.PHONY: all deps generate build test unit e2e demo bench fmt vet clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+# The Open_vSwitch models are generated from the installed schema, never committed.
+generate: deps
+	@$(GO) tool modelgen -p vswitchd -o ovsdb/vswitchd $(SCHEMAS)/vswitch.ovsschema
+
+build: generate
+	$(GO) build -o $(BIN) ./cmd/ovsgw
+
+vet: generate
+	$(GO) vet ./...
+
+test: build vet
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Unit tests only: no OVS processes, no namespaces.
+unit: generate
+	$(GO) test -count=1 ./gateway/... ./cmd/...
+
+e2e: build
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -v ./test/...
+
+demo: build
+	$(GO) run ./test/demo --ovsgw $(BIN) --examples examples
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./openflow/
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin ovsdb/vswitchd

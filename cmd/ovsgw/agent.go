@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"github.com/ovsgw/ovsgw/gateway/agent"
+	"github.com/ovsgw/ovsgw/gateway/agentconf"
+)
+
+func agentCmd() *cobra.Command {
+	var confPath string
+	cmd := &cobra.Command{
+		Use:   "agent --config AGENT.conf",
+		Short: "Run the node agent: program the bridge from the gateway config and keep it so",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conf, err := agentconf.Load(confPath)
+			if err != nil {
+				return err
+			}
+			level, _ := logrus.ParseLevel(conf.LogLevel)
+			logrus.SetLevel(level)
+			logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+			a, err := agent.New(conf)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return a.Run(ctx)
+		},
+	}
+	cmd.Flags().StringVarP(&confPath, "config", "c", "/etc/ovsgw/agent.conf", "the agent's INI config")
+	return cmd
+}

@@ -1,0 +1,69 @@
+package control
+
+import (
+	"time"
+
+	"github.com/ovsgw/ovsgw/gateway/pipeline"
+)
+
+// Status is what `ovsgw status` shows.
+type Status struct {
+	Node              string             `json:"node"`
+	GatewayMode       bool               `json:"gatewayMode"`
+	GatewayModeReason string             `json:"gatewayModeReason,omitempty"`
+	Bridge            string             `json:"bridge"`
+	InterfacesUsed    int                `json:"interfacesUsed"`
+	InterfacesLimit   int                `json:"interfacesLimit"`
+	ConfigFile        string             `json:"configFile"`
+	ConfigLoadedAt    time.Time          `json:"configLoadedAt"`
+	LastConfigError   string             `json:"lastConfigError,omitempty"`
+	LastConfigErrorAt *time.Time         `json:"lastConfigErrorAt,omitempty"`
+	OVSDBConnected    bool               `json:"ovsdbConnected"`
+	OpenFlowConnected bool               `json:"openflowConnected"`
+	Flows             int                `json:"flows"`
+	Groups            int                `json:"groups"`
+	LastSync          *time.Time         `json:"lastSync,omitempty"`
+	LastSyncChanges   int                `json:"lastSyncChanges"`
+	LastSyncError     string             `json:"lastSyncError,omitempty"`
+	Bindings          []pipeline.Binding `json:"bindings"`
+	Notices           []string           `json:"notices,omitempty"`
+}
+
+// Flow is one installed flow with the table and object it serves.
+type Flow struct {
+	Table      uint8   `json:"table"`
+	TableName  string  `json:"tableName"`
+	Priority   uint16  `json:"priority"`
+	Cookie     string  `json:"cookie"`
+	Match      string  `json:"match"`
+	Actions    string  `json:"actions"`
+	Packets    uint64  `json:"packets"`
+	Bytes      uint64  `json:"bytes"`
+	Duration   float64 `json:"durationSeconds"`
+	OwnerKind  string  `json:"ownerKind"` // vmi, vn, physical-interface, pipeline, or foreign
+	OwnerName  string  `json:"ownerName,omitempty"`
+	Network    string  `json:"network,omitempty"` // VN of the owning VMI or VN
+	Text       string  `json:"text"`              // canonical ovs-ofctl form
+}
+
+// Group is one installed group with the object it serves.
+type Group struct {
+	ID        uint32 `json:"id"`
+	OwnerKind string `json:"ownerKind"`
+	OwnerName string `json:"ownerName,omitempty"`
+	Text      string `json:"text"`
+}
+
+// Flows is the answer to a flows request.
+type Flows struct {
+	Bridge string  `json:"bridge"`
+	Flows  []Flow  `json:"flows"`
+	Groups []Group `json:"groups"`
+}
+
+// FlowFilter selects flows; empty fields select everything.
+type FlowFilter struct {
+	VMI   string
+	VN    string
+	Table string // name or number
+}

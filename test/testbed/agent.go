@@ -1,0 +1,124 @@
+package testbed
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// AgentOptions configure an ovsgw agent on a node.
+type AgentOptions struct {
+	Hostname      string // the node's physical router name
+	Bridge        string // default "br-int"
+	GatewayMode   bool
+	MaxInterfaces int // 0: the agent's default
+}
+
+// Agent is an ovsgw agent process running inside a node's namespace, beside its OVS, with its
+// INI config, gateway YAML, control socket and log in a directory of its own.
+type Agent struct {
+	Node   *Node
+	Bin    string
+	Dir    string
+	Conf   string // agent INI path
+	YAML   string // gateway config path
+	Socket string // control socket path
+	Log    string
+	Bridge string
+	Proc   *Proc
+}
+
+// NewAgent writes the agent's config and the gateway YAML, and starts the agent. It waits until
+// the control socket answers; it does not wait for flows.
+func NewAgent(t T, bin string, node *Node, opts AgentOptions, yaml string) *Agent {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ovsgw-agent-")
+	if err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if opts.Bridge == "" {
+		opts.Bridge = "br-int"
+	}
+	a := &Agent{Node: node, Bin: bin, Dir: dir, Conf: filepath.Join(dir, "agent.conf"), YAML: filepath.Join(dir, "gateway.yaml"),
+		Socket: filepath.Join(dir, "ovsgw.sock"), Log: filepath.Join(dir, "agent.log"), Bridge: opts.Bridge}
+	var b strings.Builder
+	if opts.GatewayMode {
+		b.WriteString("gateway_mode = server\n")
+	}
+	fmt.Fprintf(&b, "hostname = %s\ncontrol_socket = %s\nlog_level = debug\n", opts.Hostname, a.Socket)
+	if opts.MaxInterfaces > 0 {
+		fmt.Fprintf(&b, "max_interfaces = %d\n", opts.MaxInterfaces)
+	}
+	fmt.Fprintf(&b, "[OVS]\novsdb = %s\nbridge = %s\ndatapath_type = netdev\n[CONFIG]\nfile = %s\n", node.DBSocket(), opts.Bridge, a.YAML)
+	if err := os.WriteFile(a.Conf, []byte(b.String()), 0o644); err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
+	a.WriteConfig(t, yaml)
+	t.Cleanup(func() {
+		if data, err := os.ReadFile(a.Log); err == nil && failed(t) {
+			t.Logf("agent log of %s:\n%s", node.Name, tail(string(data), 60))
+		}
+	})
+	a.Start(t)
+	return a
+}
+
+// failed reports whether t is a failed test, when t can tell.
+func failed(t T) bool {
+	if f, ok := t.(interface{ Failed() bool }); ok {
+		return f.Failed()
+	}
+	return false
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// WriteConfig replaces the gateway YAML atomically (the agent notices within a second).
+func (a *Agent) WriteConfig(t T, yaml string) {
+	t.Helper()
+	tmp := a.YAML + ".tmp"
+	if err := os.WriteFile(tmp, []byte(yaml), 0o644); err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
+	if err := os.Rename(tmp, a.YAML); err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
+}
+
+// Start starts the agent process and waits for its control socket.
+func (a *Agent) Start(t T) {
+	t.Helper()
+	a.Proc = a.Node.Start(t, a.Log, nil, a.Bin, "agent", "--config", a.Conf)
+	err := waitFor(15*time.Second, func() error {
+		if done, werr := a.Proc.Exited(); done {
+			return fmt.Errorf("agent exited: %v", werr)
+		}
+		_, err := a.CLI("status")
+		return err
+	})
+	if err != nil {
+		data, _ := os.ReadFile(a.Log)
+		t.Fatalf("testbed: agent on %s did not come up: %v\n%s", a.Node.Name, err, tail(string(data), 40))
+	}
+}
+
+// CLI runs an ovsgw subcommand against this agent's control socket (args first, then
+// --socket) and returns its combined output.
+func (a *Agent) CLI(args ...string) (string, error) {
+	args = append(args, "--socket", a.Socket)
+	out, err := exec.Command(a.Bin, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("ovsgw %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
