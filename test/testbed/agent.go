@@ -29,6 +29,8 @@ type Agent struct {
 	Log    string
 	Bridge string
 	Proc   *Proc
+
+	owner T // the test that made the agent: its cleanup stops every incarnation
 }
 
 // NewAgent writes the agent's config and the gateway YAML, and starts the agent. It waits until
@@ -44,12 +46,12 @@ func NewAgent(t T, bin string, node *Node, opts AgentOptions, yaml string) *Agen
 		opts.Bridge = "br-int"
 	}
 	a := &Agent{Node: node, Bin: bin, Dir: dir, Conf: filepath.Join(dir, "agent.conf"), YAML: filepath.Join(dir, "gateway.yaml"),
-		Socket: filepath.Join(dir, "ovsgw.sock"), Log: filepath.Join(dir, "agent.log"), Bridge: opts.Bridge}
+		Socket: filepath.Join(dir, "ovsgw.sock"), Log: filepath.Join(dir, "agent.log"), Bridge: opts.Bridge, owner: t}
 	var b strings.Builder
 	if opts.GatewayMode {
 		b.WriteString("gateway_mode = server\n")
 	}
-	fmt.Fprintf(&b, "hostname = %s\ncontrol_socket = %s\nlog_level = debug\n", opts.Hostname, a.Socket)
+	fmt.Fprintf(&b, "hostname = %s\ncontrol_socket = %s\nlog_level = info\n", opts.Hostname, a.Socket)
 	if opts.MaxInterfaces > 0 {
 		fmt.Fprintf(&b, "max_interfaces = %d\n", opts.MaxInterfaces)
 	}
@@ -95,11 +97,21 @@ func (a *Agent) WriteConfig(t T, yaml string) {
 	}
 }
 
-// Start starts the agent process and waits for its control socket.
+// Start starts the agent process and waits for its control socket. The process is stopped when
+// the test that created the agent ends, even if t is a subtest that restarts it.
 func (a *Agent) Start(t T) {
 	t.Helper()
-	a.Proc = a.Node.Start(t, a.Log, nil, a.Bin, "agent", "--config", a.Conf)
-	err := waitFor(15*time.Second, func() error {
+	p, err := startProc(a.Node.Name, a.Log, nil, []string{a.Bin, "agent", "--config", a.Conf})
+	if err != nil {
+		t.Fatalf("testbed: start agent on %s: %v", a.Node.Name, err)
+	}
+	a.Proc = p
+	a.owner.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			a.owner.Logf("testbed: cleanup: %v", err)
+		}
+	})
+	err = waitFor(15*time.Second, func() error {
 		if done, werr := a.Proc.Exited(); done {
 			return fmt.Errorf("agent exited: %v", werr)
 		}
