@@ -31,19 +31,19 @@ type Status struct {
 
 // Flow is one installed flow with the table and object it serves.
 type Flow struct {
-	Table      uint8   `json:"table"`
-	TableName  string  `json:"tableName"`
-	Priority   uint16  `json:"priority"`
-	Cookie     string  `json:"cookie"`
-	Match      string  `json:"match"`
-	Actions    string  `json:"actions"`
-	Packets    uint64  `json:"packets"`
-	Bytes      uint64  `json:"bytes"`
-	Duration   float64 `json:"durationSeconds"`
-	OwnerKind  string  `json:"ownerKind"` // vmi, vn, physical-interface, pipeline, or foreign
-	OwnerName  string  `json:"ownerName,omitempty"`
-	Network    string  `json:"network,omitempty"` // VN of the owning VMI or VN
-	Text       string  `json:"text"`              // canonical ovs-ofctl form
+	Table     uint8   `json:"table"`
+	TableName string  `json:"tableName"`
+	Priority  uint16  `json:"priority"`
+	Cookie    string  `json:"cookie"`
+	Match     string  `json:"match"`
+	Actions   string  `json:"actions"`
+	Packets   uint64  `json:"packets"`
+	Bytes     uint64  `json:"bytes"`
+	Duration  float64 `json:"durationSeconds"`
+	OwnerKind string  `json:"ownerKind"` // vmi, vn, physical-interface, pipeline, or foreign
+	OwnerName string  `json:"ownerName,omitempty"`
+	Network   string  `json:"network,omitempty"` // VN of the owning VMI or VN
+	Text      string  `json:"text"`              // canonical ovs-ofctl form
 }
 
 // Group is one installed group with the object it serves.

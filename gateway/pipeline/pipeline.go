@@ -4,16 +4,16 @@ import "github.com/ovsgw/ovsgw/openflow"
 
 // The pipeline. A frame enters table 0 and leaves from the output table:
 //
-//	           gateway port + VLAN ──► pop VLAN, src VMI, VN ─┐
-//	 classify  local VM port (iface-id) ──► src VMI, VN ──────┤        unknown port or VLAN ──► drop
-//	 (0)                                                      ▼
-//	 L2 lookup (40)   VN + dst MAC ──► dst VMI ─────────────────────────┐
-//	                  VN, anything else (broadcast, multicast, unknown) ─┼─► flood group of the VN:
-//	                                                                     │   one bucket per member,
-//	                                                                     ▼   dst VMI, resubmit(,70)
-//	 output (70)      dst VMI = src VMI ──► drop (no hairpin)
-//	                  dst VMI local ──► its port
-//	                  dst VMI remote ──► push its VLAN, its gateway port (IN_PORT when it came in there)
+//	          gateway port + VLAN ──► pop VLAN, src VMI, VN ─┐
+//	classify  local VM port (iface-id) ──► src VMI, VN ──────┤        unknown port or VLAN ──► drop
+//	(0)                                                      ▼
+//	L2 lookup (40)   VN + dst MAC ──► dst VMI ─────────────────────────┐
+//	                 VN, anything else (broadcast, multicast, unknown) ─┼─► flood group of the VN:
+//	                                                                    │   one bucket per member,
+//	                                                                    ▼   dst VMI, resubmit(,70)
+//	output (70)      dst VMI = src VMI ──► drop (no hairpin)
+//	                 dst VMI local ──► its port
+//	                 dst VMI remote ──► push its VLAN, its gateway port (IN_PORT when it came in there)
 const (
 	TableClassify uint8 = 0
 	TableL2Lookup uint8 = 40
