@@ -37,6 +37,14 @@ type Agent struct {
 // the control socket answers; it does not wait for flows.
 func NewAgent(t T, bin string, node *Node, opts AgentOptions, yaml string) *Agent {
 	t.Helper()
+	a := PrepareAgent(t, bin, node, opts, yaml)
+	a.Start(t)
+	return a
+}
+
+// PrepareAgent writes the agent's config and the gateway YAML without starting the agent.
+func PrepareAgent(t T, bin string, node *Node, opts AgentOptions, yaml string) *Agent {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "ovsgw-agent-")
 	if err != nil {
 		t.Fatalf("testbed: %v", err)
@@ -65,7 +73,6 @@ func NewAgent(t T, bin string, node *Node, opts AgentOptions, yaml string) *Agen
 			t.Logf("agent log of %s:\n%s", node.Name, tail(string(data), 60))
 		}
 	})
-	a.Start(t)
 	return a
 }
 
@@ -133,4 +140,23 @@ func (a *Agent) CLI(args ...string) (string, error) {
 		return string(out), fmt.Errorf("ovsgw %s: %w: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
+}
+
+// LogText returns the agent's log so far.
+func (a *Agent) LogText() string {
+	data, _ := os.ReadFile(a.Log)
+	return string(data)
+}
+
+// AppendConf appends text to the agent's INI config.
+func (a *Agent) AppendConf(t T, text string) {
+	t.Helper()
+	f, err := os.OpenFile(a.Conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.WriteString(text)
+		f.Close()
+	}
+	if err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
 }

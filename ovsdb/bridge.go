@@ -1,0 +1,287 @@
+package ovsdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/ovn-kubernetes/libovsdb/model"
+	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
+	"github.com/sirupsen/logrus"
+
+	"github.com/ovsgw/ovsgw/ovsdb/vswitchd"
+)
+
+// Bridge settings ovsgw enforces; the names and values are from
+// vswitch.ovsschema / ovs-vswitchd.conf.db(5).
+const (
+	// failModeSecure: without a controller, drop instead of falling back
+	// to a learning switch that would bridge the NICs by itself.
+	failModeSecure = "secure"
+	// openFlow13 is the one version ovsgw's flow programming speaks.
+	openFlow13 = "OpenFlow13"
+	// disableInBandKey/Value stop ovs-vswitchd from installing its hidden
+	// in-band control flows, which would bypass ovsgw's pipeline.
+	disableInBandKey   = "disable-in-band"
+	disableInBandValue = "true"
+	// localPortType is the type of a bridge's own port (named like the
+	// bridge), as `ovs-vsctl add-br` creates it.
+	localPortType = "internal"
+)
+
+// BridgeSpec is the integration bridge ovsgw wants.
+type BridgeSpec struct {
+	Name         string
+	DatapathType string   // "system", "netdev", or "" for the OVS default
+	Ports        []string // physical NIC names to attach
+}
+
+// EnsureBridge makes the database match spec in one transaction: it creates
+// the bridge (with its local internal port) or adopts an existing one,
+// enforces fail_mode=secure, protocols=[OpenFlow13], the datapath type,
+// other_config:disable-in-band=true and the owner tag, adds each missing
+// NIC port and removes ports ovsgw created that spec no longer lists. Ports
+// ovsgw did not create are never touched. When nothing differs it sends
+// nothing. It returns once the cache shows the result, so a following call
+// or Interfaces sees it.
+func (c *Client) EnsureBridge(ctx context.Context, spec BridgeSpec) error {
+	what := fmt.Sprintf("ensure bridge %q", spec.Name)
+	if spec.Name == "" {
+		return fmt.Errorf("%s: empty bridge name", what)
+	}
+	c.ensureMu.Lock()
+	defer c.ensureMu.Unlock()
+	plan := func() ([]libovsdb.Operation, error) {
+		s, err := c.snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return c.bridgeOps(spec, s)
+	}
+	ops, err := plan()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if len(ops) == 0 {
+		log.WithField("bridge", spec.Name).Debug("bridge up to date")
+		return nil
+	}
+	if err := c.transact(ctx, what, ops); err != nil {
+		return err
+	}
+	log.WithFields(logrus.Fields{"bridge": spec.Name, "ports": spec.Ports}).Info("bridge configured")
+	return c.waitCache(ctx, what, func() (bool, error) {
+		ops, err := plan()
+		return len(ops) == 0, err
+	})
+}
+
+// bridgeOps returns the operations that make s match spec, none when it
+// already does.
+func (c *Client) bridgeOps(spec BridgeSpec, s *snapshot) ([]libovsdb.Operation, error) {
+	if s.root == nil {
+		return nil, errors.New("no Open_vSwitch row: database not initialised (ovs-vsctl init)")
+	}
+	want := []string{spec.Name} // the local port first, as ovs-vsctl does
+	for _, p := range spec.Ports {
+		if !slices.Contains(want, p) {
+			want = append(want, p)
+		}
+	}
+	br := s.bridges[spec.Name]
+	onBridge := map[string]*vswitchd.Port{} // name -> port, this bridge only
+	if br != nil {
+		for _, u := range br.Ports {
+			if p := s.ports[u]; p != nil {
+				onBridge[p.Name] = p
+			}
+		}
+	}
+
+	var ops []libovsdb.Operation
+	var added []string // named UUIDs of new ports
+	for i, name := range want {
+		if onBridge[name] != nil {
+			continue
+		}
+		if u, ok := s.portUUID[name]; ok {
+			return nil, fmt.Errorf("port %q is already on bridge %q", name, s.portBr[u])
+		}
+		typ := ""
+		if name == spec.Name {
+			typ = localPortType
+		}
+		portOps, named, err := c.newPortOps(name, typ, i)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, portOps...)
+		added = append(added, named)
+	}
+
+	if br == nil {
+		return c.newBridgeOps(spec, s.root, added, ops)
+	}
+	upd, err := c.bridgeUpdateOps(spec, br)
+	if err != nil {
+		return nil, err
+	}
+	ops = append(ops, upd...)
+
+	var removed []string
+	var deletes []libovsdb.Operation
+	for _, name := range slices.Sorted(maps.Keys(onBridge)) { // sorted: stable transactions
+		p := onBridge[name]
+		if !owned(p.ExternalIDs) || slices.Contains(want, name) {
+			continue
+		}
+		removed = append(removed, p.UUID)
+		del, err := c.deletePortOps(p, s)
+		if err != nil {
+			return nil, err
+		}
+		deletes = append(deletes, del...)
+	}
+	if len(added) > 0 || len(removed) > 0 {
+		m := &vswitchd.Bridge{UUID: br.UUID}
+		var muts []model.Mutation
+		if len(added) > 0 {
+			muts = append(muts, model.Mutation{Field: &m.Ports, Mutator: libovsdb.MutateOperationInsert, Value: added})
+		}
+		if len(removed) > 0 {
+			muts = append(muts, model.Mutation{Field: &m.Ports, Mutator: libovsdb.MutateOperationDelete, Value: removed})
+		}
+		mut, err := c.ovs.Where(m).Mutate(m, muts...)
+		if err != nil {
+			return nil, fmt.Errorf("build ports mutation of bridge %q: %w", spec.Name, err)
+		}
+		ops = append(ops, mut...)
+	}
+	// Deletes go after the bridge stops referring to the rows.
+	return append(ops, deletes...), nil
+}
+
+// newPortOps inserts an owned Interface and Port named name; i makes the
+// transaction-local names unique. It returns the Port's named UUID.
+func (c *Client) newPortOps(name, typ string, i int) ([]libovsdb.Operation, string, error) {
+	iface := &vswitchd.Interface{
+		UUID:        fmt.Sprintf("ovsgw_iface_%d", i),
+		Name:        name,
+		Type:        typ,
+		ExternalIDs: map[string]string{OwnerKey: OwnerValue},
+	}
+	port := &vswitchd.Port{
+		UUID:        fmt.Sprintf("ovsgw_port_%d", i),
+		Name:        name,
+		Interfaces:  []string{iface.UUID},
+		ExternalIDs: map[string]string{OwnerKey: OwnerValue},
+	}
+	ops, err := c.ovs.Create(iface)
+	if err != nil {
+		return nil, "", fmt.Errorf("build insert of interface %q: %w", name, err)
+	}
+	pops, err := c.ovs.Create(port)
+	if err != nil {
+		return nil, "", fmt.Errorf("build insert of port %q: %w", name, err)
+	}
+	return append(ops, pops...), port.UUID, nil
+}
+
+// newBridgeOps inserts the bridge with its ports and links it from the
+// root row; a Bridge no root row refers to would be garbage-collected.
+func (c *Client) newBridgeOps(spec BridgeSpec, root *vswitchd.OpenvSwitch, ports []string, ops []libovsdb.Operation) ([]libovsdb.Operation, error) {
+	fail := failModeSecure
+	br := &vswitchd.Bridge{
+		UUID:         "ovsgw_bridge",
+		Name:         spec.Name,
+		Ports:        ports,
+		FailMode:     &fail,
+		Protocols:    []string{openFlow13},
+		DatapathType: spec.DatapathType,
+		OtherConfig:  map[string]string{disableInBandKey: disableInBandValue},
+		ExternalIDs:  map[string]string{OwnerKey: OwnerValue},
+	}
+	ins, err := c.ovs.Create(br)
+	if err != nil {
+		return nil, fmt.Errorf("build insert of bridge %q: %w", spec.Name, err)
+	}
+	r := &vswitchd.OpenvSwitch{UUID: root.UUID}
+	mut, err := c.ovs.Where(r).Mutate(r, model.Mutation{
+		Field: &r.Bridges, Mutator: libovsdb.MutateOperationInsert, Value: []string{br.UUID},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build link of bridge %q from Open_vSwitch: %w", spec.Name, err)
+	}
+	ops = append(ops, ins...)
+	return append(ops, mut...), nil
+}
+
+// bridgeUpdateOps corrects the settings of an existing bridge. Map keys are
+// changed with delete+insert mutations so that other keys, which may belong
+// to someone else, are left alone.
+func (c *Client) bridgeUpdateOps(spec BridgeSpec, br *vswitchd.Bridge) ([]libovsdb.Operation, error) {
+	m := &vswitchd.Bridge{UUID: br.UUID}
+	var fields []any
+	if br.FailMode == nil || *br.FailMode != failModeSecure {
+		fail := failModeSecure
+		m.FailMode = &fail
+		fields = append(fields, &m.FailMode)
+	}
+	if !slices.Equal(br.Protocols, []string{openFlow13}) {
+		m.Protocols = []string{openFlow13}
+		fields = append(fields, &m.Protocols)
+	}
+	if br.DatapathType != spec.DatapathType {
+		m.DatapathType = spec.DatapathType
+		fields = append(fields, &m.DatapathType)
+	}
+	var ops []libovsdb.Operation
+	if len(fields) > 0 {
+		upd, err := c.ovs.Where(m).Update(m, fields...)
+		if err != nil {
+			return nil, fmt.Errorf("build update of bridge %q: %w", spec.Name, err)
+		}
+		ops = append(ops, upd...)
+	}
+	var muts []model.Mutation
+	setKey := func(field *map[string]string, have map[string]string, key, value string) {
+		if v, ok := have[key]; ok && v == value {
+			return
+		}
+		muts = append(muts,
+			model.Mutation{Field: field, Mutator: libovsdb.MutateOperationDelete, Value: []string{key}},
+			model.Mutation{Field: field, Mutator: libovsdb.MutateOperationInsert, Value: map[string]string{key: value}})
+	}
+	setKey(&m.OtherConfig, br.OtherConfig, disableInBandKey, disableInBandValue)
+	setKey(&m.ExternalIDs, br.ExternalIDs, OwnerKey, OwnerValue)
+	if len(muts) > 0 {
+		mut, err := c.ovs.Where(m).Mutate(m, muts...)
+		if err != nil {
+			return nil, fmt.Errorf("build config mutation of bridge %q: %w", spec.Name, err)
+		}
+		ops = append(ops, mut...)
+	}
+	return ops, nil
+}
+
+// deletePortOps deletes an owned port and its owned interfaces explicitly
+// rather than relying on garbage collection, so the intent is visible in
+// the transaction.
+func (c *Client) deletePortOps(p *vswitchd.Port, s *snapshot) ([]libovsdb.Operation, error) {
+	ops, err := c.ovs.Where(&vswitchd.Port{UUID: p.UUID}).Delete()
+	if err != nil {
+		return nil, fmt.Errorf("build delete of port %q: %w", p.Name, err)
+	}
+	for _, u := range p.Interfaces {
+		if i := s.ifaces[u]; i != nil && owned(i.ExternalIDs) {
+			del, err := c.ovs.Where(&vswitchd.Interface{UUID: u}).Delete()
+			if err != nil {
+				return nil, fmt.Errorf("build delete of interface %q: %w", i.Name, err)
+			}
+			ops = append(ops, del...)
+		}
+	}
+	return ops, nil
+}
