@@ -147,4 +147,3 @@ func (l *Gateway) SetConfig(t T, yaml string) {
 		return nil
 	})
 }
-
