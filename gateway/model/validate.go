@@ -10,14 +10,16 @@ import (
 // Validate checks the whole config and returns every problem as Errors (nil when valid).
 // It checks only what holds for every node; CheckCapacity checks one node's budget.
 func (c *Config) Validate() error {
-	v := validator{}
-	vns := v.networks(c.VirtualNetworks)
-	vmis := v.interfaces(c.VirtualMachineInterfaces, vns)
-	v.routers(c.PhysicalRouters, vmis)
-	if len(v.errs) == 0 {
+	// Errors are reported in the order of the document, though routers refer to VMIs below them.
+	var vn, vmi, pr validator
+	vns := vn.networks(c.VirtualNetworks)
+	vmis := vmi.interfaces(c.VirtualMachineInterfaces, vns)
+	pr.routers(c.PhysicalRouters, vmis)
+	errs := append(append(vn.errs, pr.errs...), vmi.errs...)
+	if len(errs) == 0 {
 		return nil
 	}
-	return v.errs
+	return errs
 }
 
 type validator struct{ errs Errors }
