@@ -5,6 +5,8 @@ type Config struct {
 	VirtualNetworks          []VirtualNetwork          `yaml:"virtualNetworks" json:"virtualNetworks"`
 	PhysicalRouters          []PhysicalRouter          `yaml:"physicalRouters" json:"physicalRouters"`
 	VirtualMachineInterfaces []VirtualMachineInterface `yaml:"virtualMachineInterfaces" json:"virtualMachineInterfaces"`
+	SecurityGroups           []SecurityGroup           `yaml:"securityGroups,omitempty" json:"securityGroups,omitempty"`
+	NetworkPolicies          []NetworkPolicy           `yaml:"networkPolicies,omitempty" json:"networkPolicies,omitempty"`
 }
 
 // VirtualNetwork is a layer-2 domain identified across nodes by its VNI.
@@ -12,6 +14,8 @@ type VirtualNetwork struct {
 	Name    string   `yaml:"name" json:"name"`
 	VNI     uint32   `yaml:"vni" json:"vni"`
 	Subnets []string `yaml:"subnets,omitempty" json:"subnets,omitempty"`
+	// NetworkPolicies apply, in this order, to traffic of this VN, before security groups.
+	NetworkPolicies []string `yaml:"networkPolicies,omitempty" json:"networkPolicies,omitempty"`
 }
 
 // PhysicalRouter is a gateway node; its name is the node's host name.
@@ -51,6 +55,65 @@ type VirtualMachineInterface struct {
 	Network     string       `yaml:"network" json:"network"`
 	MAC         string       `yaml:"mac" json:"mac"`
 	InstanceIPs []InstanceIP `yaml:"instanceIPs,omitempty" json:"instanceIPs,omitempty"`
+	// SecurityGroups, when any, deny what none of their rules allow.
+	SecurityGroups []string `yaml:"securityGroups,omitempty" json:"securityGroups,omitempty"`
+	// PortSecurity (default true) drops frames whose source MAC, IP or ARP claim is not the VMI's.
+	PortSecurity *bool `yaml:"portSecurity,omitempty" json:"portSecurity,omitempty"`
+	// AllowedAddressPairs are more addresses (and MACs) the VMI may send from.
+	AllowedAddressPairs []AddressPair `yaml:"allowedAddressPairs,omitempty" json:"allowedAddressPairs,omitempty"`
+}
+
+// PortSecurityEnabled reports whether port security is on (the default).
+func (v *VirtualMachineInterface) PortSecurityEnabled() bool {
+	return v.PortSecurity == nil || *v.PortSecurity
+}
+
+// AddressPair is an extra source a VMI may use: an address or prefix, with an optional MAC
+// (default: the VMI's own).
+type AddressPair struct {
+	IP  string `yaml:"ip" json:"ip"`
+	MAC string `yaml:"mac,omitempty" json:"mac,omitempty"`
+}
+
+// SecurityGroup is a stateful allow-list attached to VMIs (OpenStack/Contrail semantics).
+type SecurityGroup struct {
+	Name  string              `yaml:"name" json:"name"`
+	Rules []SecurityGroupRule `yaml:"rules,omitempty" json:"rules,omitempty"`
+}
+
+// SecurityGroupRule allows traffic: ingress (to the VMI) or egress (from it), of one ethertype
+// and protocol, to or from ports, with a remote that is a CIDR or the members of a group.
+// Replies of allowed connections are allowed by connection tracking.
+type SecurityGroupRule struct {
+	Direction   string `yaml:"direction" json:"direction"`
+	Ethertype   string `yaml:"ethertype,omitempty" json:"ethertype,omitempty"`
+	Protocol    string `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+	Ports       string `yaml:"ports,omitempty" json:"ports,omitempty"`
+	RemoteCIDR  string `yaml:"remoteCIDR,omitempty" json:"remoteCIDR,omitempty"`
+	RemoteGroup string `yaml:"remoteGroup,omitempty" json:"remoteGroup,omitempty"`
+}
+
+// NetworkPolicy is an ordered list of rules; the first rule that matches decides.
+type NetworkPolicy struct {
+	Name  string       `yaml:"name" json:"name"`
+	Rules []PolicyRule `yaml:"rules,omitempty" json:"rules,omitempty"`
+}
+
+// PolicyRule passes or denies traffic from Source to Destination (and back, with "<>").
+type PolicyRule struct {
+	Action           string   `yaml:"action" json:"action"`
+	Protocol         string   `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+	Source           Endpoint `yaml:"source,omitempty" json:"source,omitempty"`
+	Destination      Endpoint `yaml:"destination,omitempty" json:"destination,omitempty"`
+	SourcePorts      string   `yaml:"sourcePorts,omitempty" json:"sourcePorts,omitempty"`
+	DestinationPorts string   `yaml:"destinationPorts,omitempty" json:"destinationPorts,omitempty"`
+	Direction        string   `yaml:"direction,omitempty" json:"direction,omitempty"`
+}
+
+// Endpoint is one side of a policy rule: a virtual network, a CIDR, or (both empty) anything.
+type Endpoint struct {
+	Network string `yaml:"network,omitempty" json:"network,omitempty"`
+	CIDR    string `yaml:"cidr,omitempty" json:"cidr,omitempty"`
 }
 
 // InstanceIP is an address of a VMI.
@@ -66,7 +129,15 @@ const (
 	MaxVNI                 = 1<<24 - 1 // VXLAN's VNI is 24 bits
 	MaxVLAN                = 4094      // 4095 is reserved by 802.1Q
 	DefaultMaxInterfaces   = 4352      // Contrail's default vrouter interface budget
-	InterfacesPerRemoteVMI = 2         // a remote instance costs its logical interface and its VMI
+	DirectionIngress       = "ingress" // security group rule: traffic to the VMI
+	DirectionEgress        = "egress"  // security group rule: traffic from the VMI
+	EthertypeIPv4          = "IPv4"
+	EthertypeIPv6          = "IPv6"
+	ActionPass             = "pass"
+	ActionDeny             = "deny"
+	OneWay                 = ">"  // policy rule: from source to destination only
+	BothWays               = "<>" // policy rule: either way
+	InterfacesPerRemoteVMI = 2    // a remote instance costs its logical interface and its VMI
 )
 
 // LinkedLI is a logical interface together with where it lives.

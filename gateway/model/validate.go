@@ -11,11 +11,17 @@ import (
 // It checks only what holds for every node; CheckCapacity checks one node's budget.
 func (c *Config) Validate() error {
 	// Errors are reported in the order of the document, though routers refer to VMIs below them.
-	var vn, vmi, pr validator
+	var vn, vmi, pr, sg, np validator
 	vns := vn.networks(c.VirtualNetworks)
-	vmis := vmi.interfaces(c.VirtualMachineInterfaces, vns)
+	sgs := sg.securityGroups(c.SecurityGroups)
+	pols := np.policies(c.NetworkPolicies, vns)
+	vn.policyRefs(c.VirtualNetworks, pols)
+	vmis := vmi.interfaces(c.VirtualMachineInterfaces, vns, sgs)
 	pr.routers(c.PhysicalRouters, vmis)
-	errs := append(append(vn.errs, pr.errs...), vmi.errs...)
+	var errs Errors
+	for _, part := range []Errors{vn.errs, pr.errs, vmi.errs, sg.errs, np.errs} {
+		errs = append(errs, part...)
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -73,7 +79,7 @@ func (v *validator) networks(list []VirtualNetwork) map[string]*VirtualNetwork {
 	return byName
 }
 
-func (v *validator) interfaces(list []VirtualMachineInterface, vns map[string]*VirtualNetwork) map[string]*VirtualMachineInterface {
+func (v *validator) interfaces(list []VirtualMachineInterface, vns map[string]*VirtualNetwork, sgs map[string]bool) map[string]*VirtualMachineInterface {
 	byName := map[string]*VirtualMachineInterface{}
 	names := map[string]bool{}
 	macs := map[string]string{}  // VN + MAC → VMI
@@ -114,8 +120,136 @@ func (v *validator) interfaces(list []VirtualMachineInterface, vns map[string]*V
 				v.add(obj, field+".mode", "%q is not a known instance IP mode (known: %s, the default)", ip.Mode, ModeActiveBackup)
 			}
 		}
+		seenSG := map[string]bool{}
+		for j, g := range vmi.SecurityGroups {
+			switch {
+			case !sgs[g]:
+				v.add(obj, fmt.Sprintf("securityGroups[%d]", j), "%q is not a security group of this config", g)
+			case seenSG[g]:
+				v.add(obj, fmt.Sprintf("securityGroups[%d]", j), "%q is listed twice", g)
+			}
+			seenSG[g] = true
+		}
+		for j, ap := range vmi.AllowedAddressPairs {
+			field := fmt.Sprintf("allowedAddressPairs[%d]", j)
+			if _, err := ParsePrefixOrAddr(ap.IP); err != nil {
+				v.add(obj, field+".ip", "%v", err)
+			}
+			if ap.MAC != "" {
+				if _, err := ParseMAC(ap.MAC); err != nil {
+					v.add(obj, field+".mac", "%v", err)
+				}
+			}
+		}
 	}
 	return byName
+}
+
+func (v *validator) policyRefs(list []VirtualNetwork, pols map[string]bool) {
+	for i, vn := range list {
+		obj := objectPath("", "virtualNetworks", i, vn.Name)
+		for j, p := range vn.NetworkPolicies {
+			if !pols[p] {
+				v.add(obj, fmt.Sprintf("networkPolicies[%d]", j), "%q is not a network policy of this config", p)
+			}
+		}
+	}
+}
+
+func (v *validator) securityGroups(list []SecurityGroup) map[string]bool {
+	names := map[string]bool{}
+	for i, g := range list {
+		v.name(objectPath("", "securityGroups", i, g.Name), g.Name, names, "security group")
+	}
+	for i, g := range list {
+		obj := objectPath("", "securityGroups", i, g.Name)
+		for j, r := range g.Rules {
+			rule := fmt.Sprintf("%s.rules[%d]", obj, j)
+			if r.Direction != DirectionIngress && r.Direction != DirectionEgress {
+				v.add(rule, "direction", "%q: want %s or %s", r.Direction, DirectionIngress, DirectionEgress)
+			}
+			v6 := false
+			switch r.Ethertype {
+			case "", EthertypeIPv4:
+			case EthertypeIPv6:
+				v6 = true
+			default:
+				v.add(rule, "ethertype", "%q: want %s (the default) or %s", r.Ethertype, EthertypeIPv4, EthertypeIPv6)
+			}
+			proto := v.protoAndPorts(rule, r.Protocol, "ports", r.Ports)
+			if v6 && proto == ProtoICMP {
+				v.add(rule, "protocol", "icmp with ethertype IPv6: use icmpv6")
+			}
+			switch {
+			case r.RemoteCIDR != "" && r.RemoteGroup != "":
+				v.add(rule, "remoteCIDR", "give remoteCIDR or remoteGroup, not both")
+			case r.RemoteCIDR != "":
+				if p, err := netip.ParsePrefix(r.RemoteCIDR); err != nil {
+					v.add(rule, "remoteCIDR", "%q is not a CIDR prefix like 10.1.0.0/24", r.RemoteCIDR)
+				} else if p.Addr().Is6() != v6 {
+					v.add(rule, "remoteCIDR", "%s is not an %s prefix, as the rule's ethertype is", r.RemoteCIDR, map[bool]string{false: EthertypeIPv4, true: EthertypeIPv6}[v6])
+				}
+			case r.RemoteGroup != "" && !names[r.RemoteGroup]:
+				v.add(rule, "remoteGroup", "%q is not a security group of this config", r.RemoteGroup)
+			}
+		}
+	}
+	return names
+}
+
+// protoAndPorts checks a rule's protocol and one of its port fields, and returns the protocol.
+func (v *validator) protoAndPorts(obj, protoText, portsField, ports string) int {
+	proto, err := ParseProtocol(protoText)
+	if err != nil {
+		v.add(obj, "protocol", "%v", err)
+		return ProtoAny
+	}
+	if _, err := ParsePorts(ports); err != nil {
+		v.add(obj, portsField, "%v", err)
+	} else if ports != "" && ports != "any" && !HasPorts(proto) {
+		v.add(obj, portsField, "%q given, but protocol %q has no ports (only tcp and udp do)", ports, protoText)
+	}
+	return proto
+}
+
+func (v *validator) policies(list []NetworkPolicy, vns map[string]*VirtualNetwork) map[string]bool {
+	names := map[string]bool{}
+	for i, p := range list {
+		obj := objectPath("", "networkPolicies", i, p.Name)
+		v.name(obj, p.Name, names, "network policy")
+		for j, r := range p.Rules {
+			rule := fmt.Sprintf("%s.rules[%d]", obj, j)
+			if r.Action != ActionPass && r.Action != ActionDeny {
+				v.add(rule, "action", "%q: want %s or %s", r.Action, ActionPass, ActionDeny)
+			}
+			if r.Direction != "" && r.Direction != OneWay && r.Direction != BothWays {
+				v.add(rule, "direction", "%q: want %q (source to destination, the default) or %q (both ways)", r.Direction, OneWay, BothWays)
+			}
+			v.protoAndPorts(rule, r.Protocol, "sourcePorts", r.SourcePorts)
+			if _, err := ParsePorts(r.DestinationPorts); err != nil {
+				v.add(rule, "destinationPorts", "%v", err)
+			} else if proto, _ := ParseProtocol(r.Protocol); r.DestinationPorts != "" && r.DestinationPorts != "any" && !HasPorts(proto) {
+				v.add(rule, "destinationPorts", "%q given, but protocol %q has no ports (only tcp and udp do)", r.DestinationPorts, r.Protocol)
+			}
+			for _, side := range []struct {
+				field string
+				ep    Endpoint
+			}{{"source", r.Source}, {"destination", r.Destination}} {
+				field, ep := side.field, side.ep
+				switch {
+				case ep.Network != "" && ep.CIDR != "":
+					v.add(rule, field, "give network or cidr, not both")
+				case ep.Network != "" && vns[ep.Network] == nil:
+					v.add(rule, field+".network", "%q is not a virtual network of this config", ep.Network)
+				case ep.CIDR != "":
+					if _, err := netip.ParsePrefix(ep.CIDR); err != nil {
+						v.add(rule, field+".cidr", "%q is not a CIDR prefix like 10.1.0.0/24", ep.CIDR)
+					}
+				}
+			}
+		}
+	}
+	return names
 }
 
 func (v *validator) routers(list []PhysicalRouter, vmis map[string]*VirtualMachineInterface) {

@@ -12,6 +12,7 @@ virtualNetworks:
     subnets: ["10.1.0.0/24"]
   - name: red
     vni: 5002
+    networkPolicies: [no-ssh]
 physicalRouters:
   - name: gw1
     physicalInterfaces:
@@ -48,6 +49,31 @@ virtualMachineInterfaces:
     mac: "02:00:00:00:02:01"
     instanceIPs:
       - address: 10.1.0.20
+    securityGroups: [web]
+    allowedAddressPairs:
+      - ip: 10.1.0.200/32
+        mac: "02:00:00:00:09:09"
+securityGroups:
+  - name: web
+    rules:
+      - direction: ingress
+        protocol: tcp
+        ports: "80-81"
+        remoteCIDR: 0.0.0.0/0
+      - direction: ingress
+        protocol: icmp
+        remoteGroup: web
+      - direction: egress
+networkPolicies:
+  - name: no-ssh
+    rules:
+      - action: deny
+        protocol: tcp
+        source: {network: blue}
+        destination: {cidr: 10.1.0.0/24}
+        destinationPorts: "22"
+        direction: "<>"
+      - action: pass
 `
 
 func TestValidConfigPasses(t *testing.T) {
@@ -91,6 +117,21 @@ func TestValidationErrors(t *testing.T) {
 		{"unknown instance IP mode", "mode: active-backup", "mode: active-active", `virtualMachineInterfaces[bms1].instanceIPs[0].mode: "active-active" is not a known instance IP mode`},
 		{"duplicate VMI name", "name: vm1", "name: bms2", `virtualMachineInterfaces[bms2].name: "bms2" is used by another`},
 		{"missing VMI name", "  - name: vm1\n", "  - name: \"\"\n", "virtualMachineInterfaces[#2].name: missing"},
+		{"VMI with unknown security group", "securityGroups: [web]", "securityGroups: [db]", `virtualMachineInterfaces[vm1].securityGroups[0]: "db" is not a security group`},
+		{"bad allowed address pair", "ip: 10.1.0.200/32", "ip: 10.1.0/8", `virtualMachineInterfaces[vm1].allowedAddressPairs[0].ip: "10.1.0/8" is not an address or CIDR`},
+		{"bad SG rule CIDR", "remoteCIDR: 0.0.0.0/0", "remoteCIDR: 0.0.0.0/40", `securityGroups[web].rules[0].remoteCIDR: "0.0.0.0/40" is not a CIDR`},
+		{"SG rule CIDR of the other family", "remoteCIDR: 0.0.0.0/0", "remoteCIDR: ::/0", `securityGroups[web].rules[0].remoteCIDR: ::/0 is not an IPv4 prefix`},
+		{"SG port range reversed", `ports: "80-81"`, `ports: "81-80"`, `securityGroups[web].rules[0].ports: "81-80" is reversed`},
+		{"SG ports on icmp", "protocol: icmp\n", "protocol: icmp\n        ports: \"8\"\n", `securityGroups[web].rules[1].ports: "8" given, but protocol "icmp" has no ports`},
+		{"SG unknown remote group", "remoteGroup: web", "remoteGroup: db", `securityGroups[web].rules[1].remoteGroup: "db" is not a security group`},
+		{"SG bad direction", "direction: egress", "direction: outbound", `securityGroups[web].rules[2].direction: "outbound"`},
+		{"SG bad protocol", "protocol: icmp\n", "protocol: gre\n", `securityGroups[web].rules[1].protocol: "gre" is not a protocol`},
+		{"policy unknown VN", "source: {network: blue}", "source: {network: green}", `networkPolicies[no-ssh].rules[0].source.network: "green" is not a virtual network`},
+		{"policy bad CIDR", "destination: {cidr: 10.1.0.0/24}", "destination: {cidr: 10.1.0.0}", `networkPolicies[no-ssh].rules[0].destination.cidr: "10.1.0.0" is not a CIDR`},
+		{"policy port range reversed", `destinationPorts: "22"`, `destinationPorts: "23-22"`, `networkPolicies[no-ssh].rules[0].destinationPorts: "23-22" is reversed`},
+		{"policy bad action", "action: pass", "action: allow", `networkPolicies[no-ssh].rules[1].action: "allow"`},
+		{"policy bad direction", `direction: "<>"`, `direction: "<"`, `networkPolicies[no-ssh].rules[0].direction: "<"`},
+		{"VN with unknown policy", "networkPolicies: [no-ssh]", "networkPolicies: [nope]", `virtualNetworks[red].networkPolicies[0]: "nope" is not a network policy`},
 		{"physical interface name too long", "name: eth1\n        logicalInterfaces:\n          - name: eth1-100\n            vlan: 100\n            type", "name: eth1-far-too-long-name\n        logicalInterfaces:\n          - name: eth1-100\n            vlan: 100\n            type", "longer than 15 characters"},
 	}
 	for _, tc := range cases {
