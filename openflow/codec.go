@@ -164,6 +164,16 @@ func encodeAction(a Action) (openflow13.Action, error) {
 		return openflow13.NewActionGroup(a.ID), nil
 	case Resubmit:
 		return openflow13.NewNXActionResubmitTableAction(nxInPort, a.Table), nil
+	case CT:
+		r := rawAction(encodeCT(a))
+		return &r, nil
+	case Move:
+		b, err := encodeMove(a)
+		if err != nil {
+			return nil, err
+		}
+		r := rawAction(b)
+		return &r, nil
 	case UnknownAction:
 		if a.Instruction || len(a.Raw) < 8 || len(a.Raw)%8 != 0 || int(be16(a.Raw[2:])) != len(a.Raw) {
 			return nil, fmt.Errorf("%s: not a well-formed action", a)
@@ -403,9 +413,22 @@ func decodeAction(r []byte) Action {
 			}
 		}
 	case openflow13.ActionType_Experimenter:
-		if len(r) == 16 && be32(r[4:]) == nxExperimenter && be16(r[8:]) == nxastResubmitTable &&
-			be16(r[10:]) == nxInPort {
-			return Resubmit{Table: r[12]}
+		if len(r) < 10 || be32(r[4:]) != nxExperimenter {
+			break
+		}
+		switch be16(r[8:]) {
+		case nxastResubmitTable:
+			if len(r) == 16 && be16(r[10:]) == nxInPort {
+				return Resubmit{Table: r[12]}
+			}
+		case nxastCT:
+			if a, ok := decodeCT(r); ok {
+				return a
+			}
+		case nxastRegMove:
+			if a, ok := decodeMove(r); ok {
+				return a
+			}
 		}
 	}
 	return unknown

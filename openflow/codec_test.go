@@ -28,6 +28,8 @@ func codecFlows() []Flow {
 		Flow{Table: 22, Priority: 1, Actions: []Action{Output{PortInPort}, Output{PortController}, Output{PortLocal}, Output{0xfff0}}},
 		Flow{Table: 22, Priority: 2, Actions: []Action{PushVLAN{EtherType: 0x88a8}, PopVLAN{}, GroupAction{0xffffff00}}},
 		Flow{Table: 22, Priority: 3, Actions: []Action{Resubmit{0}, Resubmit{254}, GotoTable{254}}},
+		Flow{Table: 22, Priority: 4, Actions: []Action{CT{Commit: true, Zone: 9}, CT{Recirculate: true, Table: 23}, CT{}}},
+		Flow{Table: 22, Priority: 5, Actions: []Action{Move{FieldEthSrc, FieldEthDst}, Move{FieldReg0, FieldReg7}, Move{FieldARPSPA, FieldARPTPA}}},
 	)
 }
 
@@ -191,10 +193,10 @@ func TestForeignPartsDecodeAndReencodeExactly(t *testing.T) {
 		}
 		return b
 	}
-	// cookie=0xbad,table=3,priority=7,ip,vlan_pcp=3,metadata=0x7,ct_state=+trk actions=
+	// cookie=0xbad,table=3,priority=7,ip,vlan_pcp=3,metadata=0x7,ct_mark=0x20/0x20 actions=
 	// dec_ttl,CONTROLLER:128,load:0x3->NXM_NX_REG0[0..3],clear_actions,goto_table:4
 	match := unhex("0001 0033" + "80000a02 0800" + "80000e01 03" + "80000408 0000000000000007" +
-		"0001d308 00000020 00000020" + "ffff5508 4f4e4600 00020002" + "00000000 00")
+		"0001d708 00000020 00000020" + "ffff5508 4f4e4600 00020002" + "00000000 00")
 	apply := unhex("00040038 00000000" + "00180008 00000000" + "00000010 fffffffd 0080 000000000000" +
 		"ffff0018 00002320 0007 0003 00010004 0000000000000003")
 	instrs := append(apply, unhex("00050008 00000000"+"00010008 04000000")...)
@@ -211,7 +213,7 @@ func TestForeignPartsDecodeAndReencodeExactly(t *testing.T) {
 		t.Fatalf("decode foreign flow: %v", err)
 	}
 	// Unknown fields sort after known ones, by class and field.
-	want := "cookie=0xbad, table=3, priority=7,dl_type=0x800,oxm(class=0x0001,field=105,masked)=0x0000002000000020," +
+	want := "cookie=0xbad, table=3, priority=7,dl_type=0x800,oxm(class=0x0001,field=107,masked)=0x0000002000000020," +
 		"oxm(class=0x8000,field=2)=0x0000000000000007,oxm(class=0x8000,field=7)=0x03," +
 		"oxm(class=0xffff,field=42,masked)=0x4f4e460000020002 actions=unknown_action(type=24,raw=0018000800000000)," +
 		"unknown_action(type=0,raw=00000010fffffffd0080000000000000)," +

@@ -24,6 +24,10 @@ const (
 	FieldReg6
 	FieldReg7
 	FieldTunID
+	FieldTunIPv4Src
+	FieldTunIPv4Dst
+	FieldCTState
+	FieldCTZone
 	FieldEthSrc
 	FieldEthDst
 	FieldEthType
@@ -67,6 +71,7 @@ const (
 	kindIPv4
 	kindIPv6
 	kindVlanVID
+	kindCTState
 )
 
 // FieldInfo describes a field: its ovs-ofctl name, OXM class and number, and width in bytes.
@@ -89,6 +94,10 @@ var fieldInfos = [numFields]FieldInfo{
 	FieldReg6:       {"reg6", oxmClassNXM1, 6, 4, kindHex},
 	FieldReg7:       {"reg7", oxmClassNXM1, 7, 4, kindHex},
 	FieldTunID:      {"tun_id", oxmClassBasic, 38, 8, kindHex},
+	FieldTunIPv4Src: {"tun_src", oxmClassNXM1, 31, 4, kindIPv4},
+	FieldTunIPv4Dst: {"tun_dst", oxmClassNXM1, 32, 4, kindIPv4},
+	FieldCTState:    {"ct_state", oxmClassNXM1, 105, 4, kindCTState},
+	FieldCTZone:     {"ct_zone", oxmClassNXM1, 106, 2, kindDecimal},
 	FieldEthSrc:     {"dl_src", oxmClassBasic, 4, 6, kindMAC},
 	FieldEthDst:     {"dl_dst", oxmClassBasic, 3, 6, kindMAC},
 	FieldEthType:    {"dl_type", oxmClassBasic, 5, 2, kindHex},

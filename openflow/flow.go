@@ -114,6 +114,9 @@ func (e MatchField) String() string {
 		}
 		return fmt.Sprintf("vlan_tci=0x%04x/0x%04x", v, mask)
 	}
+	if info.kind == kindCTState {
+		return "ct_state=" + ctStateString(uint32(toUint(e.Value)), e.Mask)
+	}
 	s := info.Name + "=" + formatValue(e.Field, e.Value)
 	if e.Mask != nil {
 		if info.kind == kindMAC || info.kind == kindIPv4 || info.kind == kindIPv6 {
