@@ -279,7 +279,7 @@ func TestNormalizeMasksValuesAndDropsWildcards(t *testing.T) {
 		{Field: FieldReg0, Value: FieldReg0.Uint(7), Mask: FieldReg0.Uint(0)},
 		{Field: FieldInPort, Value: FieldInPort.Uint(1), Mask: FieldInPort.Uint(0xffffffff)},
 	}
-	if got, want := m.String(), "in_port=1,nw_src=10.1.0.0/255.255.0.0"; got != want {
+	if got, want := m.String(), "in_port=1,nw_src=10.1.0.0/16"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 	if !bytes.Equal(m[0].Value, ip("10.1.2.3")) {

@@ -3,6 +3,7 @@ package openflow
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"time"
@@ -119,7 +120,13 @@ func (e MatchField) String() string {
 	}
 	s := info.Name + "=" + formatValue(e.Field, e.Value)
 	if e.Mask != nil {
-		if info.kind == kindMAC || info.kind == kindIPv4 || info.kind == kindIPv6 {
+		if info.kind == kindIPv4 || info.kind == kindIPv6 {
+			if ones, bits := net.IPMask(e.Mask).Size(); bits > 0 { // a prefix: CIDR notation
+				s += fmt.Sprintf("/%d", ones)
+			} else {
+				s += "/" + formatValue(e.Field, e.Mask)
+			}
+		} else if info.kind == kindMAC {
 			s += "/" + formatValue(e.Field, e.Mask)
 		} else {
 			s += fmt.Sprintf("/0x%x", toUint(e.Mask))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -73,11 +74,14 @@ func flowsCmd() *cobra.Command {
 				if f.OwnerName != "" {
 					owner += " " + f.OwnerName
 				}
-				fmt.Fprintf(w, "%-9s %-26s n_packets=%d, n_bytes=%d, duration=%.1fs, %s\n",
+				if f.Drop != "" {
+					owner += " drop:" + f.Drop
+				}
+				fmt.Fprintf(w, "%-14s %-34s n_packets=%d, n_bytes=%d, duration=%.1fs, %s\n",
 					f.TableName, "["+owner+"]", f.Packets, f.Bytes, f.Duration, f.Text)
 			}
 			for _, g := range fl.Groups {
-				fmt.Fprintf(w, "%-9s %-26s %s\n", "group", "["+g.OwnerKind+" "+g.OwnerName+"]", g.Text)
+				fmt.Fprintf(w, "%-14s %-34s %s\n", "group", "["+g.OwnerKind+" "+g.OwnerName+"]", g.Text)
 			}
 			return nil
 		},
@@ -140,9 +144,12 @@ func printStatus(w io.Writer, s *control.Status) {
 	for _, n := range s.Notices {
 		fmt.Fprintf(w, "notice:        %s\n", n)
 	}
+	if s.Drops != nil {
+		fmt.Fprintf(w, "drops:         %s\n", countsText(s.Drops.ByReason))
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VMI\tVN\tKIND\tWHERE\tSTATE")
+	fmt.Fprintln(tw, "VMI\tVN\tKIND\tWHERE\tSTATE\tDROPS")
 	for _, b := range s.Bindings {
 		where := b.Port
 		if b.Kind == "remote" {
@@ -155,7 +162,11 @@ func printStatus(w io.Writer, s *control.Status) {
 		if !b.Bound {
 			state = "not bound: " + b.Reason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.VMI, b.VN, b.Kind, where, state)
+		drops := "-"
+		if s.Drops != nil && len(s.Drops.ByVMI[b.VMI]) > 0 {
+			drops = countsText(s.Drops.ByVMI[b.VMI])
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.VMI, b.VN, b.Kind, where, state, drops)
 	}
 	tw.Flush()
 }
@@ -165,4 +176,23 @@ func updown(ok bool) string {
 		return "connected"
 	}
 	return "DISCONNECTED"
+}
+
+// countsText prints counters as "name=N" pairs in name order, leaving out zeros.
+func countsText(counts map[string]uint64) string {
+	names := make([]string, 0, len(counts))
+	for n, c := range counts {
+		if c > 0 {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s=%d", n, counts[n])
+	}
+	return strings.Join(parts, " ")
 }

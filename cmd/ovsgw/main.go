@@ -16,7 +16,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(agentCmd(), validateCmd(), flowsCmd(), statusCmd())
+	root.AddCommand(agentCmd(), validateCmd(), flowsCmd(), statusCmd(), dbCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "ovsgw:", err)
 		os.Exit(1)

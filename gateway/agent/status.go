@@ -7,13 +7,14 @@ import (
 	"strconv"
 
 	"github.com/ovsgw/ovsgw/gateway/control"
+	"github.com/ovsgw/ovsgw/gateway/model"
 	"github.com/ovsgw/ovsgw/gateway/pipeline"
+	"github.com/ovsgw/ovsgw/openflow"
 )
 
 // Status implements control.Backend.
-func (a *Agent) Status() control.Status {
+func (a *Agent) Status(ctx context.Context) control.Status {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	s := control.Status{
 		Node:              a.conf.Hostname,
 		GatewayMode:       a.conf.GatewayEnabled(),
@@ -38,7 +39,38 @@ func (a *Agent) Status() control.Status {
 		s.Flows, s.Groups = len(a.out.Flows), len(a.out.Groups)
 		s.Bindings, s.Notices = a.out.Bindings, a.out.Notices
 	}
+	conn, out := a.of, a.out
+	a.mu.Unlock()
+	if conn != nil && out != nil {
+		if flows, err := conn.DumpFlows(ctx, nil); err == nil {
+			s.Drops = countDrops(flows, out)
+		}
+	}
 	return s
+}
+
+// countDrops adds up the packet counters of ovsgw's drop flows by reason and by VMI.
+func countDrops(flows []openflow.InstalledFlow, out *pipeline.Output) *control.Drops {
+	d := &control.Drops{ByReason: map[string]uint64{}, ByVMI: map[string]map[string]uint64{}}
+	for _, reason := range pipeline.DropReasons {
+		d.ByReason[reason] = 0
+	}
+	for _, f := range flows {
+		kind, why, id, ok := pipeline.ParseCookie(f.Cookie)
+		if !ok || why == pipeline.Forward {
+			continue
+		}
+		reason := pipeline.DropReasons[why]
+		d.ByReason[reason] += f.Packets
+		if kind == pipeline.KindVMI {
+			vmi := out.Names[pipeline.KindVMI][id]
+			if d.ByVMI[vmi] == nil {
+				d.ByVMI[vmi] = map[string]uint64{}
+			}
+			d.ByVMI[vmi][reason] += f.Packets
+		}
+	}
+	return d
 }
 
 // Flows implements control.Backend: the bridge's flows as installed now, each annotated with
@@ -72,58 +104,81 @@ func (a *Agent) Flows(ctx context.Context, f control.FlowFilter) (*control.Flows
 	if err != nil {
 		return nil, err
 	}
-	owner := func(kind pipeline.Kind, id uint32) (string, string, string) {
-		name := out.Names[kind][id]
-		network := ""
-		switch kind {
-		case pipeline.KindVN:
-			network = name
-		case pipeline.KindVMI:
-			if v := idx.VMIs[name]; v != nil {
-				network = v.Network
-			}
-		}
-		return kind.String(), name, network
-	}
-	keep := func(kind, name, network string) bool {
-		return (f.VMI == "" || (kind == pipeline.KindVMI.String() && name == f.VMI)) &&
-			(f.VN == "" || network == f.VN)
-	}
 	res := &control.Flows{Bridge: a.conf.Bridge}
 	for _, fl := range flows {
-		kind, name, network := "foreign", "", ""
-		if k, id, ok := pipeline.ParseCookie(fl.Cookie); ok {
-			kind, name, network = owner(k, id)
+		cf := annotate(fl, out, idx)
+		if (f.VMI == "" || contains(cf.VMIs, f.VMI)) && (f.VN == "" || cf.Network == f.VN) {
+			res.Flows = append(res.Flows, cf)
 		}
-		if !keep(kind, name, network) {
-			continue
-		}
-		res.Flows = append(res.Flows, control.Flow{
-			Table: fl.Table, TableName: pipeline.TableNames[fl.Table], Priority: fl.Priority,
-			Cookie: fmt.Sprintf("%#x", fl.Cookie), Match: fl.Match.String(), Actions: fl.ActionsString(),
-			Packets: fl.Packets, Bytes: fl.Bytes, Duration: fl.Duration.Seconds(),
-			OwnerKind: kind, OwnerName: name, Network: network, Text: fl.Flow.String(),
-		})
 	}
-	sort.SliceStable(res.Flows, func(i, j int) bool {
-		x, y := res.Flows[i], res.Flows[j]
-		if x.Table != y.Table {
-			return x.Table < y.Table
-		}
-		return x.Priority > y.Priority
-	})
 	if table == nil && f.VMI == "" {
 		for _, g := range groups {
-			kind, name, network := "foreign", "", ""
+			cg := control.Group{ID: g.ID, OwnerKind: "foreign", Text: g.String()}
 			if pipeline.OwnedGroup(g.ID) {
-				kind, name, network = owner(pipeline.KindVN, g.ID&^pipeline.FloodGroupBase)
+				cg.OwnerKind, cg.OwnerName = pipeline.KindVN.String(), out.Names[pipeline.KindVN][g.ID&^pipeline.FloodGroupBase]
 			}
-			if keep(kind, name, network) {
-				res.Groups = append(res.Groups, control.Group{ID: g.ID, OwnerKind: kind, OwnerName: name, Text: g.String()})
+			if f.VN == "" || cg.OwnerName == f.VN {
+				res.Groups = append(res.Groups, cg)
 			}
 		}
 	}
 	return res, nil
+}
+
+// annotate names a flow's table, owner, drop reason, VN and the VMIs it serves: its owner, or
+// the VMIs its match selects by source or destination register (a security group rule's flow
+// serves the VMI it is compiled for).
+func annotate(fl openflow.InstalledFlow, out *pipeline.Output, idx *model.Index) control.Flow {
+	cf := control.Flow{
+		Table: fl.Table, TableName: pipeline.TableNames[fl.Table], Priority: fl.Priority,
+		Cookie: fmt.Sprintf("%#x", fl.Cookie), Match: fl.Match.String(), Actions: fl.ActionsString(),
+		Packets: fl.Packets, Bytes: fl.Bytes, Duration: fl.Duration.Seconds(),
+		OwnerKind: "foreign", Text: fl.Flow.String(),
+	}
+	kind, why, id, ok := pipeline.ParseCookie(fl.Cookie)
+	if !ok {
+		return cf
+	}
+	cf.OwnerKind, cf.OwnerName, cf.Drop = kind.String(), out.Names[kind][id], pipeline.DropReasons[why]
+	switch kind {
+	case pipeline.KindVN:
+		cf.Network = cf.OwnerName
+	case pipeline.KindVMI:
+		cf.VMIs = []string{cf.OwnerName}
+	}
+	for _, reg := range []openflow.Field{pipeline.RegSrcVMI, pipeline.RegDstVMI} {
+		if m, ok := fl.Match.Get(reg); ok && m.Mask == nil {
+			if name := out.Names[pipeline.KindVMI][uint32(toUint(m.Value))]; name != "" && !contains(cf.VMIs, name) {
+				cf.VMIs = append(cf.VMIs, name)
+			}
+		}
+	}
+	if m, ok := fl.Match.Get(pipeline.RegVN); ok && cf.Network == "" {
+		cf.Network = out.Names[pipeline.KindVN][uint32(toUint(m.Value))]
+	}
+	if cf.Network == "" && len(cf.VMIs) > 0 {
+		if v := idx.VMIs[cf.VMIs[0]]; v != nil {
+			cf.Network = v.Network
+		}
+	}
+	return cf
+}
+
+func toUint(b []byte) uint64 {
+	var v uint64
+	for _, x := range b {
+		v = v<<8 | uint64(x)
+	}
+	return v
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func parseTable(s string) (uint8, error) {

@@ -14,7 +14,7 @@ import (
 
 // Backend is what the agent provides to the control socket.
 type Backend interface {
-	Status() Status
+	Status(ctx context.Context) Status
 	Flows(ctx context.Context, f FlowFilter) (*Flows, error)
 }
 
@@ -38,7 +38,7 @@ func Serve(ctx context.Context, path string, b Backend) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { reply(w, b.Status(), nil) })
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { reply(w, b.Status(r.Context()), nil) })
 	mux.HandleFunc("GET /flows", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		f, err := b.Flows(r.Context(), FlowFilter{VMI: q.Get("vmi"), VN: q.Get("vn"), Table: q.Get("table")})

@@ -26,24 +26,33 @@ type Status struct {
 	LastSyncChanges   int                `json:"lastSyncChanges"`
 	LastSyncError     string             `json:"lastSyncError,omitempty"`
 	Bindings          []pipeline.Binding `json:"bindings"`
+	Drops             *Drops             `json:"drops,omitempty"` // nil while the bridge cannot be read
 	Notices           []string           `json:"notices,omitempty"`
+}
+
+// Drops counts dropped packets by reason and by VMI, from the drop flows' counters.
+type Drops struct {
+	ByReason map[string]uint64            `json:"byReason"`
+	ByVMI    map[string]map[string]uint64 `json:"byVMI,omitempty"` // VMI → reason → packets
 }
 
 // Flow is one installed flow with the table and object it serves.
 type Flow struct {
-	Table     uint8   `json:"table"`
-	TableName string  `json:"tableName"`
-	Priority  uint16  `json:"priority"`
-	Cookie    string  `json:"cookie"`
-	Match     string  `json:"match"`
-	Actions   string  `json:"actions"`
-	Packets   uint64  `json:"packets"`
-	Bytes     uint64  `json:"bytes"`
-	Duration  float64 `json:"durationSeconds"`
-	OwnerKind string  `json:"ownerKind"` // vmi, vn, physical-interface, pipeline, or foreign
-	OwnerName string  `json:"ownerName,omitempty"`
-	Network   string  `json:"network,omitempty"` // VN of the owning VMI or VN
-	Text      string  `json:"text"`              // canonical ovs-ofctl form
+	Table     uint8    `json:"table"`
+	TableName string   `json:"tableName"`
+	Priority  uint16   `json:"priority"`
+	Cookie    string   `json:"cookie"`
+	Match     string   `json:"match"`
+	Actions   string   `json:"actions"`
+	Packets   uint64   `json:"packets"`
+	Bytes     uint64   `json:"bytes"`
+	Duration  float64  `json:"durationSeconds"`
+	OwnerKind string   `json:"ownerKind"` // vmi, vn, physical-interface, pipeline, or foreign
+	OwnerName string   `json:"ownerName,omitempty"`
+	Drop      string   `json:"drop,omitempty"`    // the reason, for a flow that drops
+	VMIs      []string `json:"vmis,omitempty"`    // VMIs it serves (owner, or matched by register)
+	Network   string   `json:"network,omitempty"` // VN of the owning VMI or VN
+	Text      string   `json:"text"`              // canonical ovs-ofctl form
 }
 
 // Group is one installed group with the object it serves.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"net"
 	"sort"
 
 	"github.com/ovsgw/ovsgw/gateway/model"
@@ -31,10 +32,11 @@ type Owner struct {
 
 func (o Owner) String() string { return o.Kind.String() + " " + o.Name }
 
-// Entry is a desired flow with the object it serves.
+// Entry is a desired flow with the object it serves and what it is for.
 type Entry struct {
 	openflow.Flow
-	Owner Owner
+	Owner   Owner
+	Purpose Purpose
 }
 
 // GroupEntry is a desired group with the object it serves.
@@ -75,10 +77,11 @@ type Output struct {
 
 // bound is a VMI attached on this node, with what the flows need of it.
 type bound struct {
+	vmi    *model.VirtualMachineInterface
 	name   string
 	id     uint32
 	vni    uint32
-	mac    []byte
+	mac    net.HardwareAddr
 	ofport uint32
 	vlan   uint16 // remote only
 	remote bool
@@ -90,6 +93,7 @@ func Compile(in Input) *Output {
 	x := in.Index
 	c := &compiler{in: in, out: &Output{Names: map[Kind]map[uint32]string{
 		KindPipeline: {0: "default"}, KindVN: {}, KindVMI: {}, KindPhysicalInterface: {},
+		KindSecurityGroup: {}, KindNetworkPolicy: {},
 	}}}
 	names := make([]string, 0, len(x.VMIs))
 	for n := range x.VMIs {
@@ -103,14 +107,26 @@ func Compile(in Input) *Output {
 	for _, vn := range x.Config.VirtualNetworks {
 		c.out.Names[KindVN][vn.VNI] = vn.Name
 	}
+	for _, g := range x.Config.SecurityGroups {
+		c.out.Names[KindSecurityGroup][nameID(g.Name)] = g.Name
+	}
+	for _, p := range x.Config.NetworkPolicies {
+		c.out.Names[KindNetworkPolicy][nameID(p.Name)] = p.Name
+	}
 
-	c.flow(TableClassify, PrioTableMiss, Owner{KindPipeline, "default"}, 0, nil)
+	c.tableMisses()
 	var members []bound
 	members = append(members, c.remote()...)
 	members = append(members, c.local(names)...)
 	sort.Slice(members, func(i, j int) bool { return members[i].name < members[j].name })
+	c.portSecurity(members)
+	c.arpResponder(members)
+	c.conntrack(members)
+	c.policies(members)
+	c.securityGroups(members)
 	c.forwarding(members)
 
+	c.dedupe()
 	sort.Slice(c.out.Flows, func(i, j int) bool {
 		a, b := c.out.Flows[i], c.out.Flows[j]
 		if a.Table != b.Table {
@@ -126,17 +142,67 @@ func Compile(in Input) *Output {
 	return c.out
 }
 
+// dedupe keeps one flow per key: two sources can ask for the same flow (an address pair that
+// repeats an instance IP); different actions for one key would be a compiler bug, so they are
+// reported rather than silently resolved.
+func (c *compiler) dedupe() {
+	seen := make(map[openflow.Key]int, len(c.out.Flows))
+	out := c.out.Flows[:0]
+	for _, e := range c.out.Flows {
+		k := e.Key()
+		if i, dup := seen[k]; dup {
+			if !out[i].Equal(e.Flow) {
+				c.out.Notices = append(c.out.Notices, fmt.Sprintf("internal: conflicting flows for one match, kept %s, dropped %s", out[i].Flow, e.Flow))
+			}
+			continue
+		}
+		seen[k] = len(out)
+		out = append(out, e)
+	}
+	c.out.Flows = out
+}
+
 type compiler struct {
 	in  Input
 	out *Output
 	ids map[string]uint32
 }
 
+// flow adds a forwarding flow.
 func (c *compiler) flow(table uint8, prio uint16, owner Owner, id uint32, m openflow.Match, actions ...openflow.Action) {
+	c.add(table, prio, owner, Forward, id, m, actions...)
+}
+
+// drop adds a flow that drops, counted under its reason.
+func (c *compiler) drop(table uint8, prio uint16, owner Owner, why Purpose, id uint32, m openflow.Match) {
+	c.add(table, prio, owner, why, id, m)
+}
+
+func (c *compiler) add(table uint8, prio uint16, owner Owner, why Purpose, id uint32, m openflow.Match, actions ...openflow.Action) {
 	c.out.Flows = append(c.out.Flows, Entry{
-		Flow:  openflow.Flow{Table: table, Priority: prio, Cookie: Cookie(owner.Kind, id), Match: m, Actions: actions},
-		Owner: owner,
+		Flow:    openflow.Flow{Table: table, Priority: prio, Cookie: Cookie(owner.Kind, why, id), Match: m, Actions: actions},
+		Owner:   owner,
+		Purpose: why,
 	})
+}
+
+var pipelineOwner = Owner{KindPipeline, "default"}
+
+// tableMisses sends what no flow of a table claims on to the next stage, or drops it.
+func (c *compiler) tableMisses() {
+	c.drop(TableClassify, PrioTableMiss, pipelineOwner, DropUnknownPort, 0, nil)
+	for _, next := range [][2]uint8{
+		{TablePortSecurity, TableARPResponder}, // frames from no VMI (none yet) are not checked
+		{TableARPResponder, TableConntrack},
+		{TableConntrack, TableL2Lookup}, // not IP: no connection tracking, no ACLs
+		{TableCTState, TablePolicy},
+		{TablePolicy, TableEgressACL},
+		{TableEgressACL, TableL2Lookup},
+		{TableIngressACL, TableCTCommit},
+		{TableCTCommit, TableOutput},
+	} {
+		c.flow(next[0], PrioTableMiss, pipelineOwner, 0, nil, openflow.GotoTable{Table: next[1]})
+	}
 }
 
 func (c *compiler) portsByName() map[string]Port {
@@ -184,11 +250,11 @@ func (c *compiler) remote() []bound {
 			guarded[p.Name] = true
 			piID := nameID(p.Name)
 			c.out.Names[KindPhysicalInterface][piID] = p.Name
-			c.flow(TableClassify, PrioGatewayPortMiss, Owner{KindPhysicalInterface, p.Name}, piID,
+			c.drop(TableClassify, PrioGatewayPortMiss, Owner{KindPhysicalInterface, p.Name}, DropUnknownVLAN, piID,
 				openflow.Match{}.WithUint(openflow.FieldInPort, uint64(p.OFPort)))
 		}
 		m, _ := model.ParseMAC(vmi.MAC)
-		bd := bound{name: vmi.Name, id: c.ids[vmi.Name], vni: x.VNs[vmi.Network].VNI, mac: m,
+		bd := bound{vmi: vmi, name: vmi.Name, id: c.ids[vmi.Name], vni: x.VNs[vmi.Network].VNI, mac: m,
 			ofport: uint32(p.OFPort), vlan: li.VLANID(), remote: true}
 		match := openflow.Match{}.WithUint(openflow.FieldInPort, uint64(bd.ofport))
 		var actions []openflow.Action
@@ -243,7 +309,7 @@ func (c *compiler) local(names []string) []bound {
 		b.Bound = true
 		c.out.Bindings = append(c.out.Bindings, b)
 		m, _ := model.ParseMAC(vmi.MAC)
-		bd := bound{name: name, id: c.ids[name], vni: x.VNs[vmi.Network].VNI, mac: m, ofport: uint32(p.OFPort)}
+		bd := bound{vmi: vmi, name: name, id: c.ids[name], vni: x.VNs[vmi.Network].VNI, mac: m, ofport: uint32(p.OFPort)}
 		c.flow(TableClassify, PrioLocalPort, Owner{KindVMI, name}, bd.id,
 			openflow.Match{}.WithUint(openflow.FieldInPort, uint64(bd.ofport)), c.enter(bd)...)
 		out = append(out, bd)
@@ -251,12 +317,12 @@ func (c *compiler) local(names []string) []bound {
 	return out
 }
 
-// enter tags a frame with its source VMI and VN and hands it to the L2 lookup.
+// enter tags a frame with its source VMI and VN and hands it to port security.
 func (c *compiler) enter(b bound) []openflow.Action {
 	return []openflow.Action{
 		openflow.SetUint(RegSrcVMI, uint64(b.id)),
 		openflow.SetUint(RegVN, uint64(b.vni)),
-		openflow.GotoTable{Table: TableL2Lookup},
+		openflow.GotoTable{Table: TablePortSecurity},
 	}
 }
 
@@ -266,22 +332,21 @@ func (c *compiler) forwarding(members []bound) {
 	for _, b := range members {
 		byVN[b.vni] = append(byVN[b.vni], b)
 		owner := Owner{KindVMI, b.name}
-		c.flow(TableL2Lookup, PrioKnownMAC, owner, b.id,
-			openflow.Match{}.WithUint(RegVN, uint64(b.vni)).With(openflow.FieldEthDst, b.mac),
-			openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.GotoTable{Table: TableOutput})
-		c.flow(TableOutput, PrioHairpin, owner, b.id,
+		for _, mac := range vmiMACs(b) {
+			c.flow(TableL2Lookup, PrioKnownMAC, owner, b.id,
+				openflow.Match{}.WithUint(RegVN, uint64(b.vni)).With(openflow.FieldEthDst, mac),
+				openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.GotoTable{Table: TableIngressACL})
+		}
+		c.drop(TableOutput, PrioHairpin, owner, DropHairpin, b.id,
 			openflow.Match{}.WithUint(RegSrcVMI, uint64(b.id)).WithUint(RegDstVMI, uint64(b.id)))
 		toVMI := openflow.Match{}.WithUint(RegDstVMI, uint64(b.id))
-		if !b.remote {
-			c.flow(TableOutput, PrioOutputDefault, owner, b.id, toVMI, openflow.Output{Port: b.ofport})
-			continue
-		}
 		var tag []openflow.Action
-		if b.vlan != 0 {
+		if b.remote && b.vlan != 0 {
 			tag = []openflow.Action{openflow.PushVLAN{}, openflow.SetVlanVID(b.vlan)}
 		}
 		// OVS drops an output to the frame's own in_port, but remote instances on other VLANs of
-		// the same physical interface must still receive it: send it back with IN_PORT.
+		// the same physical interface must still receive it, and so must a VMI that the ARP
+		// responder answers: send it back with IN_PORT.
 		c.flow(TableOutput, PrioOutputInPort, owner, b.id,
 			toVMI.WithUint(openflow.FieldInPort, uint64(b.ofport)),
 			append(append([]openflow.Action{}, tag...), openflow.Output{Port: openflow.PortInPort})...)
@@ -296,7 +361,7 @@ func (c *compiler) forwarding(members []bound) {
 		g := openflow.Group{ID: FloodGroupID(vn.VNI), Type: openflow.GroupAll}
 		for _, b := range list {
 			g.Buckets = append(g.Buckets, openflow.Bucket{Actions: []openflow.Action{
-				openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.Resubmit{Table: TableOutput},
+				openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.Resubmit{Table: TableIngressACL},
 			}})
 		}
 		owner := Owner{KindVN, vn.Name}

@@ -37,7 +37,11 @@ var gw1Ports = []Port{
 func render(out *Output) string {
 	var b strings.Builder
 	for _, e := range out.Flows {
-		fmt.Fprintf(&b, "%s  # %s %s\n", e.Flow, TableNames[e.Table], e.Owner)
+		why := ""
+		if e.Purpose != Forward {
+			why = " drop:" + DropReasons[e.Purpose]
+		}
+		fmt.Fprintf(&b, "%s  # %s %s%s\n", e.Flow, TableNames[e.Table], e.Owner, why)
 	}
 	for _, g := range out.Groups {
 		fmt.Fprintf(&b, "%s  # %s\n", g.Group, g.Owner)
@@ -143,10 +147,10 @@ func diffFlows(a, b []Entry) []Entry {
 }
 
 func TestCookiesRoundTrip(t *testing.T) {
-	c := Cookie(KindVMI, 0xdeadbeef)
-	k, id, ok := ParseCookie(c)
-	if !ok || k != KindVMI || id != 0xdeadbeef {
-		t.Fatalf("ParseCookie(%#x) = %v %#x %v", c, k, id, ok)
+	c := Cookie(KindVMI, DropSpoofing, 0xdeadbeef)
+	k, why, id, ok := ParseCookie(c)
+	if !ok || k != KindVMI || why != DropSpoofing || id != 0xdeadbeef {
+		t.Fatalf("ParseCookie(%#x) = %v %v %#x %v", c, k, why, id, ok)
 	}
 	if OwnedCookie(0x1234) || OwnedCookie(0) {
 		t.Fatal("a foreign cookie was taken for ovsgw's")

@@ -9,8 +9,8 @@ import (
 //
 //	bits 63..48  cookieApp: the flow is ovsgw's
 //	bits 47..40  the kind of object that owns it
-//	bits 39..32  zero (reserved)
-//	bits 31..0   the object's id (VMI id, VNI, or physical interface id)
+//	bits 39..32  the flow's purpose: forwarding, or why it drops (counted per reason)
+//	bits 31..0   the object's id (VMI id, VNI, or a name's hash)
 //
 // A sync deletes flows with cookieApp that it no longer wants, and never touches any other.
 const (
@@ -27,6 +27,8 @@ const (
 	KindVN                Kind = 2
 	KindVMI               Kind = 3
 	KindPhysicalInterface Kind = 4
+	KindSecurityGroup     Kind = 5
+	KindNetworkPolicy     Kind = 6
 )
 
 func (k Kind) String() string {
@@ -39,22 +41,55 @@ func (k Kind) String() string {
 		return "vmi"
 	case KindPhysicalInterface:
 		return "physical-interface"
+	case KindSecurityGroup:
+		return "security-group"
+	case KindNetworkPolicy:
+		return "network-policy"
 	}
 	return fmt.Sprintf("kind%d", uint8(k))
 }
 
-// Cookie encodes an owner.
-func Cookie(kind Kind, id uint32) uint64 { return cookieApp | uint64(kind)<<40 | uint64(id) }
+// Purpose says what a flow is for; drop flows name their reason, so that counters add up per
+// reason.
+type Purpose uint8
+
+// Purposes.
+const (
+	Forward          Purpose = 0
+	DropUnknownVLAN  Purpose = 1 // a gateway port's frame with no logical interface for its VLAN
+	DropUnknownPort  Purpose = 2 // a frame from a port that serves no VMI
+	DropSpoofing     Purpose = 3 // source MAC, IP or ARP claim not the VMI's
+	DropPolicy       Purpose = 4 // a network policy rule denied it
+	DropSecurityGrp  Purpose = 5 // no security group rule of the VMI allowed it
+	DropInvalidState Purpose = 6 // conntrack found it invalid
+	DropHairpin      Purpose = 7 // would go back to the VMI it came from
+)
+
+// DropReasons names the drop purposes, as status and flows show them.
+var DropReasons = map[Purpose]string{
+	DropUnknownVLAN:  "unknown-vlan",
+	DropUnknownPort:  "unknown-port",
+	DropSpoofing:     "spoofing",
+	DropPolicy:       "policy-deny",
+	DropSecurityGrp:  "security-group-deny",
+	DropInvalidState: "invalid-state",
+	DropHairpin:      "hairpin",
+}
+
+// Cookie encodes an owner and a purpose.
+func Cookie(kind Kind, purpose Purpose, id uint32) uint64 {
+	return cookieApp | uint64(kind)<<40 | uint64(purpose)<<32 | uint64(id)
+}
 
 // OwnedCookie reports whether a flow's cookie is ovsgw's.
 func OwnedCookie(c uint64) bool { return c&cookieAppMask == cookieApp }
 
 // ParseCookie decodes an ovsgw cookie; ok is false for anyone else's.
-func ParseCookie(c uint64) (kind Kind, id uint32, ok bool) {
+func ParseCookie(c uint64) (kind Kind, purpose Purpose, id uint32, ok bool) {
 	if !OwnedCookie(c) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	return Kind(c >> 40 & 0xff), uint32(c), true
+	return Kind(c >> 40 & 0xff), Purpose(c >> 32 & 0xff), uint32(c), true
 }
 
 // nameID is a stable 32-bit id for a name (FNV-1a), never 0. Ids must not depend on other

@@ -2,44 +2,91 @@ package pipeline
 
 import "github.com/ovsgw/ovsgw/openflow"
 
-// The pipeline. A frame enters table 0 and leaves from the output table:
+// The pipeline. A frame enters table 0 and leaves from the output table; remote instances and
+// local VMs differ only in classify and output, so they get exactly the same treatment between.
 //
-//	          gateway port + VLAN ──► pop VLAN, src VMI, VN ─┐
-//	classify  local VM port (iface-id) ──► src VMI, VN ──────┤        unknown port or VLAN ──► drop
-//	(0)                                                      ▼
-//	L2 lookup (40)   VN + dst MAC ──► dst VMI ─────────────────────────┐
-//	                 VN, anything else (broadcast, multicast, unknown) ─┼─► flood group of the VN:
-//	                                                                    │   one bucket per member,
-//	                                                                    ▼   dst VMI, resubmit(,70)
-//	output (70)      dst VMI = src VMI ──► drop (no hairpin)
-//	                 dst VMI local ──► its port
-//	                 dst VMI remote ──► push its VLAN, its gateway port (IN_PORT when it came in there)
+//	classify (0)        gateway port + VLAN ──► pop VLAN ─┐  local VM port ─┐   else ──► drop
+//	                    reg0 = source VMI, reg1 = VNI ◄───┴─────────────────┘
+//	port-security (10)  source MAC / IP / ARP claim must be the VMI's ──► else drop (spoofing)
+//	arp-responder (20)  ARP request for a known address ──► reply, sent back to the source VMI
+//	conntrack (30)      IP ──► ct(zone of the VN) ──► ct-state;     not IP ──► l2-lookup
+//	ct-state (31)       established / related ──► l2-lookup (ACLs skipped); invalid ──► drop
+//	network-policy (35) the VN's policy rules, first match wins: pass ──► on; deny ──► drop
+//	egress-acl (40)     source VMI's security groups (egress rules) ──► on; else drop
+//	l2-lookup (50)      VN + MAC ──► reg2 = destination VMI; else the VN's flood group:
+//	                    a bucket per member: reg2 = member, resubmit(,60)
+//	ingress-acl (60)    destination VMI's security groups (ingress rules) ──► on; else drop
+//	ct-commit (65)      a new connection that got this far ──► ct(commit)
+//	output (70)         reg2 = reg0 ──► drop; local VMI ──► its port;
+//	                    remote VMI ──► push its VLAN, out of its NIC (IN_PORT if it came in there)
 const (
-	TableClassify uint8 = 0
-	TableL2Lookup uint8 = 40
-	TableOutput   uint8 = 70
+	TableClassify     uint8 = 0
+	TablePortSecurity uint8 = 10
+	TableARPResponder uint8 = 20
+	TableConntrack    uint8 = 30
+	TableCTState      uint8 = 31
+	TablePolicy       uint8 = 35
+	TableEgressACL    uint8 = 40
+	TableL2Lookup     uint8 = 50
+	TableIngressACL   uint8 = 60
+	TableCTCommit     uint8 = 65
+	TableOutput       uint8 = 70
 )
 
 // TableNames maps each table to the name ovsgw flows prints.
 var TableNames = map[uint8]string{
-	TableClassify: "classify",
-	TableL2Lookup: "l2-lookup",
-	TableOutput:   "output",
+	TableClassify:     "classify",
+	TablePortSecurity: "port-security",
+	TableARPResponder: "arp-responder",
+	TableConntrack:    "conntrack",
+	TableCTState:      "ct-state",
+	TablePolicy:       "network-policy",
+	TableEgressACL:    "egress-acl",
+	TableL2Lookup:     "l2-lookup",
+	TableIngressACL:   "ingress-acl",
+	TableCTCommit:     "ct-commit",
+	TableOutput:       "output",
 }
 
 // Registers carry the pipeline's metadata between tables.
 var (
-	RegSrcVMI = openflow.Reg(0) // id of the VMI the frame came from
+	RegSrcVMI = openflow.Reg(0) // id of the VMI the frame came from (0: not from a VMI)
 	RegVN     = openflow.Reg(1) // VNI of the frame's virtual network
 	RegDstVMI = openflow.Reg(2) // id of the VMI the frame goes to
+	RegFlags  = openflow.Reg(3) // FlagEstablished
 )
+
+// FlagEstablished in RegFlags: conntrack knows the connection; ACLs are skipped.
+const FlagEstablished = 1
 
 // Priorities, per table. Higher wins; values leave room for later stages.
 const (
 	PrioGatewayVLAN     uint16 = 200 // classify: gateway port + VLAN of a logical interface
 	PrioLocalPort       uint16 = 100 // classify: a local VM's port
 	PrioGatewayPortMiss uint16 = 10  // classify: a gateway port's untagged or unknown-VLAN frame
-	PrioTableMiss       uint16 = 0   // classify: anything else
+
+	PrioSpoofAllow    uint16 = 100 // port-security: the VMI's own MAC + IP / ARP claim
+	PrioSpoofDropIP   uint16 = 60  // port-security: any other IP or ARP frame of the VMI
+	PrioSpoofAllowL2  uint16 = 50  // port-security: non-IP frames from the VMI's MAC
+	PrioSpoofDropRest uint16 = 40  // port-security: anything else from the VMI (forged MAC)
+
+	PrioARPOwn   uint16 = 110 // arp-responder: a VMI asking for its own address: not answered
+	PrioARPReply uint16 = 100 // arp-responder: a request for a known address
+
+	PrioConntrack uint16 = 100 // conntrack: IP of a VN
+
+	PrioCTInvalid     uint16 = 110 // ct-state: invalid
+	PrioCTEstablished uint16 = 100 // ct-state: established or related
+
+	PrioPolicyFirst uint16 = 1000 // network-policy: first rule; later rules count down
+	PrioPolicyLast  uint16 = 100  // network-policy: lowest a rule may get
+
+	PrioACLEstablished uint16 = 1100 // ingress-acl: an established connection
+	PrioACLNeighbor    uint16 = 1050 // egress/ingress-acl: IPv6 neighbour discovery always passes
+	PrioACLRule        uint16 = 1000 // egress/ingress-acl: a security group rule
+	PrioACLDefaultDeny uint16 = 10   // egress/ingress-acl: a VMI with groups: what no rule allowed
+
+	PrioCTCommit uint16 = 100 // ct-commit: a new connection of a VN
 
 	PrioKnownMAC uint16 = 100 // l2-lookup: destination MAC of a bound VMI
 	PrioFlood    uint16 = 10  // l2-lookup: broadcast, multicast, unknown unicast
@@ -47,6 +94,8 @@ const (
 	PrioHairpin       uint16 = 200 // output: never send a frame back to the VMI it came from
 	PrioOutputInPort  uint16 = 110 // output: to a remote instance on the port the frame came in on
 	PrioOutputDefault uint16 = 100 // output: to the VMI's port
+
+	PrioTableMiss uint16 = 0 // every table: what nothing above claimed
 )
 
 // FloodGroupBase is added to a VNI to make its flood group's id, so that ovsgw's groups are
@@ -58,3 +107,14 @@ func FloodGroupID(vni uint32) uint32 { return FloodGroupBase | vni }
 
 // OwnedGroup reports whether a group id is one of ovsgw's.
 func OwnedGroup(id uint32) bool { return id&0xff000000 == FloodGroupBase }
+
+// ctZone is the conntrack zone of a VN: zones are 16 bits, VNIs 24, so VNIs that agree in their
+// low 16 bits share a zone (Compile reports it as a notice).
+func ctZone(vni uint32) uint16 { return uint16(vni) }
+
+// EtherTypes the pipeline matches.
+const (
+	ethIPv4 = 0x0800
+	ethARP  = 0x0806
+	ethIPv6 = 0x86dd
+)

@@ -95,3 +95,7 @@ func flowDiff(a, b map[string]dumpedFlow) (onlyA, onlyB []dumpedFlow) {
 	sort.Slice(onlyB, func(i, j int) bool { return onlyB[i].Text < onlyB[j].Text })
 	return onlyA, onlyB
 }
+
+// owner is the owner part of an ovsgw cookie (application, kind and id), without the purpose
+// byte that tells a drop flow's reason.
+func owner(cookie uint64) uint64 { return cookie &^ (0xff << 32) }
