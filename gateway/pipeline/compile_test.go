@@ -33,6 +33,13 @@ var gw1Ports = []Port{
 	{Name: "mgmt0", OFPort: 9},
 }
 
+var policyPorts = []Port{
+	{Name: "eth1", OFPort: 1},
+	{Name: "vm1p", OFPort: 5, IfaceID: "vm1"},
+	{Name: "vm2p", OFPort: 6, IfaceID: "vm2"},
+	{Name: "vm3p", OFPort: 7, IfaceID: "vm3"},
+}
+
 // render prints the compiler's output as text: the golden form.
 func render(out *Output) string {
 	var b strings.Builder
@@ -84,6 +91,8 @@ func TestGolden(t *testing.T) {
 			Input{Index: x, Host: "gw1", GatewayMode: false, Ports: gw1Ports}},
 		{"a node with no ports has only the default drop", "empty-node.golden",
 			Input{Index: x, Host: "compute9", GatewayMode: true}},
+		{"every security group and network policy rule kind", "policies.golden",
+			Input{Index: loadIndex(t, "policies.yaml"), Host: "gw1", GatewayMode: true, Ports: policyPorts}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { golden(t, tc.golden, render(Compile(tc.in))) })
@@ -173,5 +182,51 @@ func TestAssignIDsResolvesCollisions(t *testing.T) {
 			t.Fatalf("%s and %s share id %#x", n, other, id)
 		}
 		seen[id] = n
+	}
+}
+
+// TestPolicyChangesTouchOnlyTheirFlows edits one rule of each kind and checks that every flow
+// that changed belongs to the edited security group or policy.
+func TestPolicyChangesTouchOnlyTheirFlows(t *testing.T) {
+	cases := []struct {
+		name, old, new string
+		owner          Owner
+	}{
+		{"security group port range", `ports: "80-81"`, `ports: "80-82"`, Owner{KindSecurityGroup, "web"}},
+		{"security group remote CIDR", "remoteCIDR: 192.168.0.0/16", "remoteCIDR: 192.168.0.0/24", Owner{KindSecurityGroup, "web"}},
+		{"security group protocol", "{direction: egress, protocol: tcp}", "{direction: egress, protocol: udp}", Owner{KindSecurityGroup, "client"}},
+		{"policy rule port", `destinationPorts: "22"`, `destinationPorts: "2222"`, Owner{KindNetworkPolicy, "no-ssh"}},
+		{"policy rule action", "{action: deny, protocol: udp}", "{action: pass, protocol: udp}", Owner{KindNetworkPolicy, "dns-only"}},
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", "policies.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compile := func(text string) *Output {
+		c, err := model.Parse([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return Compile(Input{Index: model.NewIndex(c), Host: "gw1", GatewayMode: true, Ports: policyPorts})
+	}
+	before := compile(string(data))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(string(data), tc.old) {
+				t.Fatalf("test bug: %q not in policies.yaml", tc.old)
+			}
+			changed := diffFlows(before.Flows, compile(strings.Replace(string(data), tc.old, tc.new, 1)).Flows)
+			if len(changed) == 0 {
+				t.Fatal("the edit changed no flow")
+			}
+			for _, e := range changed {
+				if e.Owner != tc.owner {
+					t.Errorf("flow of %s changed: %s", e.Owner, e.Flow)
+				}
+			}
+		})
 	}
 }
