@@ -17,6 +17,7 @@ deps=(
 	"ping:iputils-ping"
 	"ethtool:ethtool"
 	"nc.openbsd:netcat-openbsd" # the tests rely on its flags (-N)
+	"arping:iputils-arping"
 )
 
 # Daemons live in sbin, which a non-login root shell may not have on PATH.

@@ -19,6 +19,7 @@ import (
 	"github.com/ovsgw/ovsgw/gateway/pipeline"
 	"github.com/ovsgw/ovsgw/openflow"
 	"github.com/ovsgw/ovsgw/ovsdb"
+	"github.com/ovsgw/ovsgw/ovsdb/unixctl"
 )
 
 // Timings of the loop.
@@ -42,6 +43,8 @@ type Agent struct {
 	idx       *model.Index // the config in force
 	cfgHash   [32]byte     // of the file content last evaluated (valid or not)
 	loadedAt  time.Time
+	cfgGen    int // counts configs put in force; the first is 1
+	syncedGen int // the config generation the bridge was last brought to
 	cfgErr    string
 	cfgErrAt  *time.Time
 	ovs       *ovsdb.Client
@@ -66,7 +69,7 @@ func New(conf *agentconf.Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway config %s refused, nothing changed: %w", conf.ConfigFile, err)
 	}
-	a.idx, a.cfgHash, a.loadedAt = idx, sha256.Sum256(data), time.Now()
+	a.idx, a.cfgHash, a.loadedAt, a.cfgGen = idx, sha256.Sum256(data), time.Now(), 1
 	if !conf.GatewayEnabled() {
 		log.Warnf("gateway mode is off: [DEFAULT] gateway_mode = server is not set in %s; this node serves local VMIs only and ignores its logical interfaces", conf.Path)
 	}
@@ -249,6 +252,7 @@ func (a *Agent) reload(force bool) {
 	}
 	a.mu.Lock()
 	a.idx, a.loadedAt, a.cfgErr, a.cfgErrAt = idx, time.Now(), "", nil
+	a.cfgGen++
 	a.mu.Unlock()
 	log.Infof("config reloaded from %s", a.conf.ConfigFile)
 	a.kick()
@@ -267,7 +271,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	a.mu.Lock()
-	idx, ovs, conn := a.idx, a.ovs, a.of
+	idx, gen, ovs, conn := a.idx, a.cfgGen, a.ovs, a.of
 	a.mu.Unlock()
 	if ovs == nil || !ovs.Connected() {
 		return nil // the reconnect notification triggers the next attempt
@@ -324,13 +328,53 @@ func (a *Agent) reconcile(ctx context.Context) error {
 			return a.syncFailed(err)
 		}
 		log.WithField("changes", len(changes)).Info("bridge updated")
+		if onRecirculationPath(changes) {
+			a.purgeDatapathFlows(ctx)
+		}
 	}
 	now := time.Now()
 	a.mu.Lock()
 	a.installed, a.groups = afterApply(installed, desired, pipeline.OwnedCookie), append(foreignGroups(groups), desiredGroups...)
-	a.needDump, a.lastSync, a.syncN, a.syncErr = false, &now, len(changes), ""
+	a.needDump, a.lastSync, a.syncN, a.syncErr, a.syncedGen = false, &now, len(changes), "", gen
 	a.mu.Unlock()
 	return nil
+}
+
+// onRecirculationPath reports whether changes touch what packets meet after connection
+// tracking recirculates them (the tables after conntrack, and the flood groups).
+func onRecirculationPath(changes []openflow.Change) bool {
+	for _, c := range changes {
+		switch c := c.(type) {
+		case openflow.FlowMod:
+			if c.Flow.Table > pipeline.TableConntrack {
+				return true
+			}
+		case openflow.GroupMod:
+			return true
+		}
+	}
+	return false
+}
+
+// purgeDatapathFlows makes ovs-vswitchd drop its datapath flow cache. Open vSwitch 3.1 was seen
+// to keep a stale cached flow for a recirculated (post-conntrack) packet of a remote instance
+// after a flow change, allowing a connection the new flows deny, until a purge; the next
+// packets of each flow are translated afresh instead.
+func (a *Agent) purgeDatapathFlows(ctx context.Context) {
+	sock := a.conf.VswitchdCtl
+	if sock == "" && a.conf.RunDir != "" {
+		var err error
+		if sock, err = unixctl.VswitchdSocket(a.conf.RunDir); err != nil {
+			log.WithError(err).Warn("cannot purge the datapath flow cache; set [OVS] vswitchd_ctl")
+			return
+		}
+	}
+	if sock == "" {
+		return
+	}
+	if _, err := unixctl.Call(ctx, sock, "revalidator/purge"); err != nil {
+		log.WithError(err).Warn("cannot purge the datapath flow cache")
+	}
 }
 
 func (a *Agent) syncFailed(err error) error {

@@ -22,6 +22,8 @@ func (a *Agent) Status(ctx context.Context) control.Status {
 		InterfacesLimit:   a.conf.MaxInterfaces,
 		ConfigFile:        a.conf.ConfigFile,
 		ConfigLoadedAt:    a.loadedAt,
+		ConfigGeneration:  a.cfgGen,
+		SyncedGeneration:  a.syncedGen,
 		LastConfigError:   a.cfgErr,
 		LastConfigErrorAt: a.cfgErrAt,
 		OVSDBConnected:    a.ovs != nil && a.ovs.Connected(),

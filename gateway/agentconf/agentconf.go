@@ -34,6 +34,8 @@ type Config struct {
 	Bridge         string
 	DatapathType   string
 	OpenFlow       string // "unix:PATH" or "tcp:HOST:PORT"
+	VswitchdCtl    string // ovs-vswitchd's control socket; "" = found in RunDir when needed
+	RunDir         string // Open vSwitch's run directory, when OVSDB is a unix socket
 	ConfigFile     string // the gateway YAML
 	LogLevel       string
 	ResyncInterval int // seconds between full resyncs against the switch
@@ -46,7 +48,7 @@ func (c *Config) GatewayEnabled() bool { return c.GatewayMode == GatewayModeServ
 // than a silently ignored line.
 var known = map[string][]string{
 	ini.DefaultSection: {"gateway_mode", "hostname", "max_interfaces", "control_socket", "log_level", "resync_interval"},
-	"OVS":              {"ovsdb", "bridge", "datapath_type", "openflow"},
+	"OVS":              {"ovsdb", "bridge", "datapath_type", "openflow", "vswitchd_ctl"},
 	"CONFIG":           {"file"},
 }
 
@@ -110,6 +112,7 @@ func Parse(data []byte) (*Config, error) {
 		Bridge:        get("OVS", "bridge", DefaultBridge),
 		DatapathType:  get("OVS", "datapath_type", DefaultDatapathType),
 		OpenFlow:      get("OVS", "openflow", ""),
+		VswitchdCtl:   get("OVS", "vswitchd_ctl", ""),
 		ConfigFile:    get("CONFIG", "file", ""),
 	}
 	if c.GatewayMode != "" && c.GatewayMode != GatewayModeServer && c.GatewayMode != "none" {
@@ -126,6 +129,9 @@ func Parse(data []byte) (*Config, error) {
 	c.ResyncInterval = positive(get(ini.DefaultSection, "resync_interval", strconv.Itoa(DefaultResyncInterval)), "DEFAULT", "resync_interval", bad)
 	if !strings.HasPrefix(c.OVSDB, "unix:") && !strings.HasPrefix(c.OVSDB, "tcp:") {
 		bad("OVS", "ovsdb", "%q: want unix:PATH or tcp:HOST:PORT", c.OVSDB)
+	}
+	if strings.HasPrefix(c.OVSDB, "unix:") {
+		c.RunDir = filepath.Dir(strings.TrimPrefix(c.OVSDB, "unix:"))
 	}
 	if c.OpenFlow == "" {
 		if strings.HasPrefix(c.OVSDB, "unix:") {

@@ -16,6 +16,8 @@ type Status struct {
 	InterfacesLimit   int                `json:"interfacesLimit"`
 	ConfigFile        string             `json:"configFile"`
 	ConfigLoadedAt    time.Time          `json:"configLoadedAt"`
+	ConfigGeneration  int                `json:"configGeneration"` // counts configs put in force
+	SyncedGeneration  int                `json:"syncedGeneration"` // the generation the bridge holds
 	LastConfigError   string             `json:"lastConfigError,omitempty"`
 	LastConfigErrorAt *time.Time         `json:"lastConfigErrorAt,omitempty"`
 	OVSDBConnected    bool               `json:"ovsdbConnected"`

@@ -131,18 +131,19 @@ func (l *Gateway) WaitBound(t T, vmis ...string) {
 	})
 }
 
-// SetConfig writes a new gateway config and waits until the agent has applied it.
+// SetConfig writes a new gateway config and waits until the agent has put it in force and
+// brought the bridge to it.
 func (l *Gateway) SetConfig(t T, yaml string) {
 	t.Helper()
-	before := l.Status(t).ConfigLoadedAt
+	before := l.Status(t).ConfigGeneration
 	l.Agent.WriteConfig(t, yaml)
-	Eventually(t, 10*time.Second, "config reloaded", func() error {
+	Eventually(t, 10*time.Second, "config applied", func() error {
 		s := l.Status(t)
-		if !s.ConfigLoadedAt.After(before) {
-			return fmt.Errorf("still the config loaded at %s (error: %s)", before, s.LastConfigError)
+		if s.ConfigGeneration <= before {
+			return fmt.Errorf("still config generation %d (error: %s)", before, s.LastConfigError)
 		}
-		if s.LastSync == nil || s.LastSync.Before(s.ConfigLoadedAt) || s.LastSyncError != "" {
-			return fmt.Errorf("not synced since reload: %q", s.LastSyncError)
+		if s.SyncedGeneration < s.ConfigGeneration || s.LastSyncError != "" {
+			return fmt.Errorf("bridge at generation %d of %d: %q", s.SyncedGeneration, s.ConfigGeneration, s.LastSyncError)
 		}
 		return nil
 	})

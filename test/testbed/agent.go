@@ -63,7 +63,8 @@ func PrepareAgent(t T, bin string, node *Node, opts AgentOptions, yaml string) *
 	if opts.MaxInterfaces > 0 {
 		fmt.Fprintf(&b, "max_interfaces = %d\n", opts.MaxInterfaces)
 	}
-	fmt.Fprintf(&b, "[OVS]\novsdb = %s\nbridge = %s\ndatapath_type = netdev\n[CONFIG]\nfile = %s\n", node.DBSocket(), opts.Bridge, a.YAML)
+	fmt.Fprintf(&b, "[OVS]\novsdb = %s\nbridge = %s\ndatapath_type = netdev\nvswitchd_ctl = %s\n[CONFIG]\nfile = %s\n",
+		node.DBSocket(), opts.Bridge, node.VswitchdCtl(), a.YAML)
 	if err := os.WriteFile(a.Conf, []byte(b.String()), 0o644); err != nil {
 		t.Fatalf("testbed: %v", err)
 	}

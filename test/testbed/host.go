@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"os"
 	"regexp"
 	"strconv"
 	"time"
@@ -105,33 +104,9 @@ func (h *Host) PingCount(dst string, count int, interval, wait time.Duration) (s
 // which ICMP does not show (see [Link]). It uses netcat-openbsd.
 func (h *Host) MustTCP(t T, server *Host, port int) {
 	t.Helper()
-	msg := "hello from " + h.Name + "\n"
-	got, err := os.CreateTemp("", "ovsgw-tcp-")
-	if err != nil {
-		t.Fatalf("testbed: %v", err)
-	}
-	got.Close()
-	defer os.Remove(got.Name())
-	p := strconv.Itoa(port)
-	// The listener exits by itself after one connection; Stop is a backstop.
-	srv := server.Start(t, got.Name(), nil, "nc.openbsd", "-l", p)
-	defer srv.Stop()
-	// It may not be listening yet: retry refused connections briefly.
-	err = waitFor(10*time.Second, func() error {
-		_, err := h.ExecInput(msg, 15*time.Second, "nc.openbsd", "-N", "-w", "5", server.IP, p)
-		return err
-	})
-	if err == nil && !srv.wait(5*time.Second) {
-		err = fmt.Errorf("listener did not finish")
-	}
-	if err == nil {
-		if data, _ := os.ReadFile(got.Name()); string(data) != msg {
-			err = fmt.Errorf("listener read %q, want %q", data, msg)
-		}
-	}
-	if err != nil {
+	if err := h.TCP(t, server, port); err != nil {
 		// A silent nc timeout here usually means dropped segments, e.g.
 		// bad checksums from a veth with tx offload left on.
-		t.Fatalf("testbed: tcp %s -> %s:%s: %v", h.Name, server.IP, p, err)
+		t.Fatalf("testbed: %v", err)
 	}
 }

@@ -43,6 +43,8 @@ var commands = []struct{ name, pkg string }{
 	{"ping", "iputils-ping"},
 	{"ethtool", "ethtool"},
 	{"nc.openbsd", "netcat-openbsd"}, // MustTCP needs its -N
+	{"arping", "iputils-arping"},     // forged and answered ARP in the policy tests
+	{"ss", "iproute2"},
 }
 
 var (
