@@ -117,7 +117,7 @@ func (a *Agent) Flows(ctx context.Context, f control.FlowFilter) (*control.Flows
 		for _, g := range groups {
 			cg := control.Group{ID: g.ID, OwnerKind: "foreign", Text: g.String()}
 			if pipeline.OwnedGroup(g.ID) {
-				cg.OwnerKind, cg.OwnerName = pipeline.KindVN.String(), out.Names[pipeline.KindVN][g.ID&^pipeline.FloodGroupBase]
+				cg.OwnerKind, cg.OwnerName = pipeline.KindVN.String(), out.Names[pipeline.KindVN][pipeline.GroupVNI(g.ID)]
 			}
 			if f.VN == "" || cg.OwnerName == f.VN {
 				res.Groups = append(res.Groups, cg)

@@ -45,7 +45,7 @@ func (c *compiler) conntrack(members []bound) {
 	}
 	c.drop(TableCTState, PrioCTInvalid, pipelineOwner, DropInvalidState, 0,
 		openflow.Match{}.WithCTState(openflow.CTInv|openflow.CTTrk, 0))
-	known := []openflow.Action{openflow.SetUint(RegFlags, FlagEstablished), openflow.GotoTable{Table: TableL2Lookup}}
+	known := []openflow.Action{openflow.SetUint(RegEstablished, 1), openflow.GotoTable{Table: TableL2Lookup}}
 	c.flow(TableCTState, PrioCTEstablished, pipelineOwner, 0, openflow.Match{}.WithCTState(openflow.CTEst|openflow.CTTrk, 0), known...)
 	c.flow(TableCTState, PrioCTEstablished, pipelineOwner, 0, openflow.Match{}.WithCTState(openflow.CTRel|openflow.CTTrk, openflow.CTEst), known...)
 }
@@ -171,7 +171,7 @@ func (c *compiler) securityGroups(members []bound) {
 		groups[x.Config.SecurityGroups[i].Name] = &x.Config.SecurityGroups[i]
 	}
 	c.flow(TableIngressACL, PrioACLEstablished, pipelineOwner, 0,
-		openflow.Match{}.WithMasked(RegFlags, RegFlags.Uint(FlagEstablished), RegFlags.Uint(FlagEstablished)),
+		openflow.Match{}.WithMasked(RegEstablished, RegEstablished.Uint(1), RegEstablished.Uint(1)),
 		openflow.GotoTable{Table: TableCTCommit})
 	for _, t := range []struct{ table, next uint8 }{{TableEgressACL, TableL2Lookup}, {TableIngressACL, TableCTCommit}} {
 		for _, typ := range ndTypes {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"sort"
 
 	"github.com/ovsgw/ovsgw/gateway/model"
@@ -22,6 +23,17 @@ type Input struct {
 	Host        string // this node; its physical router's objects are programmed here
 	GatewayMode bool   // gateway_mode = server: program this node's logical interfaces
 	Ports       []Port
+	// TunnelPort is the ofport of the bridge's flow-based VXLAN port; ≤ 0: no overlay.
+	TunnelPort int32
+	// Peers are the VMIs bound on other nodes, with the tunnel IP of their node.
+	Peers []Peer
+}
+
+// Peer is a VMI bound on another node of the overlay.
+type Peer struct {
+	VMI      string
+	Node     string
+	TunnelIP netip.Addr
 }
 
 // Owner is the object a flow or group serves.
@@ -49,6 +61,7 @@ type GroupEntry struct {
 const (
 	BindingRemote = "remote" // a logical interface: physical interface + VLAN
 	BindingLocal  = "local"  // an OVS port with its iface-id
+	BindingPeer   = "peer"   // on another node, reached through the overlay
 )
 
 // Binding says where a VMI of this node is attached, or why it is not.
@@ -61,6 +74,7 @@ type Binding struct {
 	PhysicalInterface string `json:"physicalInterface,omitempty"`
 	LogicalInterface  string `json:"logicalInterface,omitempty"`
 	VLAN              uint16 `json:"vlan"`
+	Node              string `json:"node,omitempty"` // for a peer binding: the node it is on
 	Bound             bool   `json:"bound"`
 	Reason            string `json:"reason,omitempty"` // why not bound
 }
@@ -93,7 +107,7 @@ func Compile(in Input) *Output {
 	x := in.Index
 	c := &compiler{in: in, out: &Output{Names: map[Kind]map[uint32]string{
 		KindPipeline: {0: "default"}, KindVN: {}, KindVMI: {}, KindPhysicalInterface: {},
-		KindSecurityGroup: {}, KindNetworkPolicy: {},
+		KindSecurityGroup: {}, KindNetworkPolicy: {}, KindNode: {},
 	}}}
 	names := make([]string, 0, len(x.VMIs))
 	for n := range x.VMIs {
@@ -124,7 +138,7 @@ func Compile(in Input) *Output {
 	c.conntrack(members)
 	c.policies(members)
 	c.securityGroups(members)
-	c.forwarding(members)
+	c.forwarding(members, c.overlay(members))
 
 	c.dedupe()
 	sort.Slice(c.out.Flows, func(i, j int) bool {
@@ -326,8 +340,9 @@ func (c *compiler) enter(b bound) []openflow.Action {
 	}
 }
 
-// forwarding programs L2 lookup, output and the flood groups for the bound VMIs.
-func (c *compiler) forwarding(members []bound) {
+// forwarding programs L2 lookup, output and the flood groups for the bound VMIs; remote are the
+// buckets that reach other nodes' members, per VNI.
+func (c *compiler) forwarding(members []bound, remote map[uint32][]openflow.Bucket) {
 	byVN := map[uint32][]bound{}
 	for _, b := range members {
 		byVN[b.vni] = append(byVN[b.vni], b)
@@ -358,15 +373,21 @@ func (c *compiler) forwarding(members []bound) {
 		if len(list) == 0 {
 			continue
 		}
-		g := openflow.Group{ID: FloodGroupID(vn.VNI), Type: openflow.GroupAll}
+		local := openflow.Group{ID: LocalFloodGroupID(vn.VNI), Type: openflow.GroupAll}
 		for _, b := range list {
-			g.Buckets = append(g.Buckets, openflow.Bucket{Actions: []openflow.Action{
+			local.Buckets = append(local.Buckets, openflow.Bucket{Actions: []openflow.Action{
 				openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.Resubmit{Table: TableIngressACL},
 			}})
 		}
+		full := openflow.Group{ID: FloodGroupID(vn.VNI), Type: openflow.GroupAll,
+			Buckets: append(append([]openflow.Bucket{}, local.Buckets...), remote[vn.VNI]...)}
 		owner := Owner{KindVN, vn.Name}
-		c.out.Groups = append(c.out.Groups, GroupEntry{Group: g, Owner: owner})
-		c.flow(TableL2Lookup, PrioFlood, owner, vn.VNI,
-			openflow.Match{}.WithUint(RegVN, uint64(vn.VNI)), openflow.GroupAction{ID: g.ID})
+		c.out.Groups = append(c.out.Groups, GroupEntry{Group: full, Owner: owner})
+		inVN := openflow.Match{}.WithUint(RegVN, uint64(vn.VNI))
+		c.flow(TableL2Lookup, PrioFlood, owner, vn.VNI, inVN, openflow.GroupAction{ID: full.ID})
+		if c.in.TunnelPort > 0 {
+			c.out.Groups = append(c.out.Groups, GroupEntry{Group: local, Owner: owner})
+			c.flow(TableL2Lookup, PrioFloodLocal, owner, vn.VNI, inVN.WithUint(RegFromTunnel, 1), openflow.GroupAction{ID: local.ID})
+		}
 	}
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,6 +92,12 @@ func TestGolden(t *testing.T) {
 			Input{Index: x, Host: "gw1", GatewayMode: false, Ports: gw1Ports}},
 		{"a node with no ports has only the default drop", "empty-node.golden",
 			Input{Index: x, Host: "compute9", GatewayMode: true}},
+		{"overlay: tunnel ingress per served VN, peers' MACs into the tunnel, head-end replication", "gw1-overlay.golden",
+			Input{Index: x, Host: "gw1", GatewayMode: true, Ports: gw1Ports, TunnelPort: 10, Peers: []Peer{
+				{VMI: "far1", Node: "gw2", TunnelIP: netip.MustParseAddr("192.168.50.2")},
+				{VMI: "vm-elsewhere", Node: "compute3", TunnelIP: netip.MustParseAddr("192.168.50.3")},
+				{VMI: "vm1", Node: "compute3", TunnelIP: netip.MustParseAddr("192.168.50.3")}, // bound here too: local wins
+			}}},
 		{"every security group and network policy rule kind", "policies.golden",
 			Input{Index: loadIndex(t, "policies.yaml"), Host: "gw1", GatewayMode: true, Ports: policyPorts}},
 	}

@@ -29,6 +29,7 @@ const (
 	KindPhysicalInterface Kind = 4
 	KindSecurityGroup     Kind = 5
 	KindNetworkPolicy     Kind = 6
+	KindNode              Kind = 7 // another node of the overlay
 )
 
 func (k Kind) String() string {
@@ -45,6 +46,8 @@ func (k Kind) String() string {
 		return "security-group"
 	case KindNetworkPolicy:
 		return "network-policy"
+	case KindNode:
+		return "node"
 	}
 	return fmt.Sprintf("kind%d", uint8(k))
 }
@@ -63,6 +66,7 @@ const (
 	DropSecurityGrp  Purpose = 5 // no security group rule of the VMI allowed it
 	DropInvalidState Purpose = 6 // conntrack found it invalid
 	DropHairpin      Purpose = 7 // would go back to the VMI it came from
+	DropUnknownVNI   Purpose = 8 // from the overlay, for a VN this node does not serve
 )
 
 // DropReasons names the drop purposes, as status and flows show them.
@@ -74,6 +78,7 @@ var DropReasons = map[Purpose]string{
 	DropSecurityGrp:  "security-group-deny",
 	DropInvalidState: "invalid-state",
 	DropHairpin:      "hairpin",
+	DropUnknownVNI:   "unknown-vni",
 }
 
 // Cookie encodes an owner and a purpose.

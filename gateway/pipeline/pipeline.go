@@ -7,6 +7,7 @@ import "github.com/ovsgw/ovsgw/openflow"
 //
 //	classify (0)        gateway port + VLAN ──► pop VLAN ─┐  local VM port ─┐   else ──► drop
 //	                    reg0 = source VMI, reg1 = VNI ◄───┴─────────────────┘
+//	                    VXLAN port + VNI ──► reg1 = VNI, reg4 = 1 (from the overlay, reg0 = 0)
 //	port-security (10)  source MAC / IP / ARP claim must be the VMI's ──► else drop (spoofing)
 //	arp-responder (20)  ARP request for a known address ──► reply, sent back to the source VMI
 //	conntrack (30)      IP ──► ct(zone of the VN) ──► ct-state;     not IP ──► l2-lookup
@@ -14,11 +15,13 @@ import "github.com/ovsgw/ovsgw/openflow"
 //	network-policy (35) the VN's policy rules, first match wins: pass ──► on; deny ──► drop
 //	egress-acl (40)     source VMI's security groups (egress rules) ──► on; else drop
 //	l2-lookup (50)      VN + MAC ──► reg2 = destination VMI; else the VN's flood group:
-//	                    a bucket per member: reg2 = member, resubmit(,60)
+//	                    a bucket per local member (reg2 = member, resubmit(,60)) and one per
+//	                    other node with members (into the tunnel); from the overlay: local only
 //	ingress-acl (60)    destination VMI's security groups (ingress rules) ──► on; else drop
 //	ct-commit (65)      a new connection that got this far ──► ct(commit)
 //	output (70)         reg2 = reg0 ──► drop; local VMI ──► its port;
 //	                    remote VMI ──► push its VLAN, out of its NIC (IN_PORT if it came in there)
+//	                    VMI on another node ──► tun_id = VNI, tun_dst = its node, the VXLAN port
 const (
 	TableClassify     uint8 = 0
 	TablePortSecurity uint8 = 10
@@ -50,20 +53,20 @@ var TableNames = map[uint8]string{
 
 // Registers carry the pipeline's metadata between tables.
 var (
-	RegSrcVMI = openflow.Reg(0) // id of the VMI the frame came from (0: not from a VMI)
-	RegVN     = openflow.Reg(1) // VNI of the frame's virtual network
-	RegDstVMI = openflow.Reg(2) // id of the VMI the frame goes to
-	RegFlags  = openflow.Reg(3) // FlagEstablished
+	RegSrcVMI      = openflow.Reg(0) // id of the VMI the frame came from (0: not from a VMI)
+	RegVN          = openflow.Reg(1) // VNI of the frame's virtual network
+	RegDstVMI      = openflow.Reg(2) // id of the VMI the frame goes to
+	RegEstablished = openflow.Reg(3) // 1: conntrack knows the connection; ACLs are skipped
+	RegFromTunnel  = openflow.Reg(4) // 1: the frame came from another node through the overlay
 )
-
-// FlagEstablished in RegFlags: conntrack knows the connection; ACLs are skipped.
-const FlagEstablished = 1
 
 // Priorities, per table. Higher wins; values leave room for later stages.
 const (
 	PrioGatewayVLAN     uint16 = 200 // classify: gateway port + VLAN of a logical interface
 	PrioLocalPort       uint16 = 100 // classify: a local VM's port
 	PrioGatewayPortMiss uint16 = 10  // classify: a gateway port's untagged or unknown-VLAN frame
+	PrioTunnelVNI       uint16 = 100 // classify: the VXLAN port + a VNI served here
+	PrioTunnelMiss      uint16 = 10  // classify: the VXLAN port, any other VNI
 
 	PrioSpoofAllow    uint16 = 100 // port-security: the VMI's own MAC + IP / ARP claim
 	PrioSpoofDropIP   uint16 = 60  // port-security: any other IP or ARP frame of the VMI
@@ -88,8 +91,9 @@ const (
 
 	PrioCTCommit uint16 = 100 // ct-commit: a new connection of a VN
 
-	PrioKnownMAC uint16 = 100 // l2-lookup: destination MAC of a bound VMI
-	PrioFlood    uint16 = 10  // l2-lookup: broadcast, multicast, unknown unicast
+	PrioKnownMAC   uint16 = 100 // l2-lookup: destination MAC of a bound VMI
+	PrioFloodLocal uint16 = 11  // l2-lookup: from the overlay: flood to local members only
+	PrioFlood      uint16 = 10  // l2-lookup: broadcast, multicast, unknown unicast
 
 	PrioHairpin       uint16 = 200 // output: never send a frame back to the VMI it came from
 	PrioOutputInPort  uint16 = 110 // output: to a remote instance on the port the frame came in on
@@ -98,15 +102,26 @@ const (
 	PrioTableMiss uint16 = 0 // every table: what nothing above claimed
 )
 
-// FloodGroupBase is added to a VNI to make its flood group's id, so that ovsgw's groups are
-// recognisable among others on the bridge (VNIs are 24 bits).
-const FloodGroupBase uint32 = 0x40000000
+// Flood group ids: a base with the VNI (24 bits) added, so that ovsgw's groups are recognisable
+// among others on the bridge. A VN has a full flood group (local members and other nodes) and a
+// local one, for frames that came from the overlay and must not go back into it.
+const (
+	FloodGroupBase      uint32 = 0x40000000
+	LocalFloodGroupBase uint32 = 0x41000000
+	floodGroupMask      uint32 = 0xfe000000
+)
 
-// FloodGroupID is the flood group of the VN with this VNI.
+// FloodGroupID is the full flood group of the VN with this VNI.
 func FloodGroupID(vni uint32) uint32 { return FloodGroupBase | vni }
 
+// LocalFloodGroupID is the local-members-only flood group of the VN with this VNI.
+func LocalFloodGroupID(vni uint32) uint32 { return LocalFloodGroupBase | vni }
+
 // OwnedGroup reports whether a group id is one of ovsgw's.
-func OwnedGroup(id uint32) bool { return id&0xff000000 == FloodGroupBase }
+func OwnedGroup(id uint32) bool { return id&floodGroupMask == FloodGroupBase }
+
+// GroupVNI is the VNI of one of ovsgw's groups.
+func GroupVNI(id uint32) uint32 { return id & 0xffffff }
 
 // ctZone is the conntrack zone of a VN: zones are 16 bits, VNIs 24, so VNIs that agree in their
 // low 16 bits share a zone (Compile reports it as a notice).

@@ -90,7 +90,8 @@ func (c *compiler) arpResponder(members []bound) {
 		for _, a := range instanceAddrs(&v, false) {
 			ip := a.AsSlice()
 			c.flow(TableARPResponder, PrioARPReply, Owner{KindVMI, v.Name}, c.ids[v.Name],
-				openflow.Match{}.WithUint(RegVN, uint64(vn.VNI)).WithUint(openflow.FieldEthType, ethARP).
+				// Not for requests from the overlay: their node answers them itself.
+				openflow.Match{}.WithUint(RegVN, uint64(vn.VNI)).WithUint(RegFromTunnel, 0).WithUint(openflow.FieldEthType, ethARP).
 					WithUint(openflow.FieldARPOp, arpRequest).With(openflow.FieldARPTPA, ip),
 				openflow.Move{Src: openflow.FieldEthSrc, Dst: openflow.FieldEthDst},
 				openflow.SetField{Field: openflow.FieldEthSrc, Value: mac},
