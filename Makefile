@@ -7,16 +7,18 @@ SCHEMAS := /usr/share/openvswitch
 # Go test timeout: the suite takes a few minutes on 2 cores; this only stops a hung run.
 TEST_TIMEOUT ?= 14m
 
-.PHONY: all deps generate build test unit e2e demo bench fmt vet clean
+.PHONY: all deps generate build test unit e2e demo bench fmt vet clean cluster
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
-# The Open_vSwitch models are generated from the installed schema, never committed.
+# The Open_vSwitch models are generated from the installed schema, never committed; the config
+# DB models from ours (schemas/gateway.ovsschema), likewise.
 generate: deps
 	@$(GO) tool modelgen -p vswitchd -o ovsdb/vswitchd $(SCHEMAS)/vswitch.ovsschema
+	@$(GO) tool modelgen -p gatewaydb -o ovsdb/configdb/gatewaydb schemas/gateway.ovsschema
 
 build: generate
 	$(GO) build -o $(BIN) ./cmd/ovsgw
@@ -40,8 +42,15 @@ demo: build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./openflow/
 
+# A 3-member Raft cluster of the config DB on loopback, for trying `ovsgw db`:
+#   make cluster                    start (prints the --db string)
+#   make cluster CLUSTER=status     CLUSTER=stop; CLUSTER_DIR=DIR picks the run directory
+CLUSTER ?= start
+cluster: deps
+	@scripts/cluster.sh $(CLUSTER) $(CLUSTER_DIR)
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin ovsdb/vswitchd
+	rm -rf bin ovsdb/vswitchd ovsdb/configdb/gatewaydb
