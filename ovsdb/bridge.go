@@ -36,7 +36,22 @@ type BridgeSpec struct {
 	Name         string
 	DatapathType string   // "system", "netdev", or "" for the OVS default
 	Ports        []string // physical NIC names to attach
+	Tunnel       *Tunnel  // the overlay's VXLAN port; nil: none
 }
+
+// Tunnel is a flow-based VXLAN port: the VNI (key) and the remote address are set per flow.
+type Tunnel struct {
+	Name    string
+	LocalIP string // the node's tunnel address (the VXLAN source)
+}
+
+// options are the Interface options of a flow-based VXLAN port.
+func (t *Tunnel) options() map[string]string {
+	return map[string]string{"remote_ip": "flow", "key": "flow", "local_ip": t.LocalIP}
+}
+
+// tunnelType is the Interface type of the overlay port.
+const tunnelType = "vxlan"
 
 // EnsureBridge makes the database match spec in one transaction: it creates
 // the bridge (with its local internal port) or adopts an existing one,
@@ -90,6 +105,9 @@ func (c *Client) bridgeOps(spec BridgeSpec, s *snapshot) ([]libovsdb.Operation, 
 			want = append(want, p)
 		}
 	}
+	if spec.Tunnel != nil && !slices.Contains(want, spec.Tunnel.Name) {
+		want = append(want, spec.Tunnel.Name)
+	}
 	br := s.bridges[spec.Name]
 	onBridge := map[string]*vswitchd.Port{} // name -> port, this bridge only
 	if br != nil {
@@ -109,11 +127,14 @@ func (c *Client) bridgeOps(spec BridgeSpec, s *snapshot) ([]libovsdb.Operation, 
 		if u, ok := s.portUUID[name]; ok {
 			return nil, fmt.Errorf("port %q is already on bridge %q", name, s.portBr[u])
 		}
-		typ := ""
-		if name == spec.Name {
+		typ, opts := "", map[string]string(nil)
+		switch {
+		case name == spec.Name:
 			typ = localPortType
+		case spec.Tunnel != nil && name == spec.Tunnel.Name:
+			typ, opts = tunnelType, spec.Tunnel.options()
 		}
-		portOps, named, err := c.newPortOps(name, typ, i)
+		portOps, named, err := c.newPortOps(name, typ, opts, i)
 		if err != nil {
 			return nil, err
 		}
@@ -129,6 +150,13 @@ func (c *Client) bridgeOps(spec BridgeSpec, s *snapshot) ([]libovsdb.Operation, 
 		return nil, err
 	}
 	ops = append(ops, upd...)
+	if spec.Tunnel != nil && onBridge[spec.Tunnel.Name] != nil {
+		tun, err := c.tunnelUpdateOps(spec.Tunnel, onBridge[spec.Tunnel.Name], s)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, tun...)
+	}
 
 	var removed []string
 	var deletes []libovsdb.Operation
@@ -165,11 +193,12 @@ func (c *Client) bridgeOps(spec BridgeSpec, s *snapshot) ([]libovsdb.Operation, 
 
 // newPortOps inserts an owned Interface and Port named name; i makes the
 // transaction-local names unique. It returns the Port's named UUID.
-func (c *Client) newPortOps(name, typ string, i int) ([]libovsdb.Operation, string, error) {
+func (c *Client) newPortOps(name, typ string, options map[string]string, i int) ([]libovsdb.Operation, string, error) {
 	iface := &vswitchd.Interface{
 		UUID:        fmt.Sprintf("ovsgw_iface_%d", i),
 		Name:        name,
 		Type:        typ,
+		Options:     options,
 		ExternalIDs: map[string]string{OwnerKey: OwnerValue},
 	}
 	port := &vswitchd.Port{
@@ -284,4 +313,26 @@ func (c *Client) deletePortOps(p *vswitchd.Port, s *snapshot) ([]libovsdb.Operat
 		}
 	}
 	return ops, nil
+}
+
+// tunnelUpdateOps corrects the type and options of the existing tunnel port's interface (say,
+// after the node's tunnel address changed). A port of that name ovsgw did not create is an
+// error: it is not ovsgw's to change.
+func (c *Client) tunnelUpdateOps(t *Tunnel, p *vswitchd.Port, s *snapshot) ([]libovsdb.Operation, error) {
+	if !owned(p.ExternalIDs) {
+		return nil, fmt.Errorf("port %q exists but was not created by ovsgw; it cannot serve as the tunnel port", t.Name)
+	}
+	for _, u := range p.Interfaces {
+		iface := s.ifaces[u]
+		if iface == nil || (iface.Type == tunnelType && maps.Equal(iface.Options, t.options())) {
+			continue
+		}
+		upd := &vswitchd.Interface{UUID: iface.UUID, Type: tunnelType, Options: t.options()}
+		ops, err := c.ovs.Where(upd).Update(upd, &upd.Type, &upd.Options)
+		if err != nil {
+			return nil, fmt.Errorf("build update of tunnel interface %q: %w", t.Name, err)
+		}
+		return ops, nil
+	}
+	return nil, nil
 }

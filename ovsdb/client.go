@@ -146,7 +146,7 @@ func (c *Client) monitor(ctx context.Context) error {
 		client.WithTable(br, &br.Name, &br.Ports, &br.FailMode, &br.Protocols,
 			&br.DatapathType, &br.OtherConfig, &br.ExternalIDs),
 		client.WithTable(port, &port.Name, &port.Interfaces, &port.ExternalIDs),
-		client.WithTable(iface, &iface.Name, &iface.Type, &iface.Ofport,
+		client.WithTable(iface, &iface.Name, &iface.Type, &iface.Ofport, &iface.Options,
 			&iface.LinkState, &iface.AdminState, &iface.ExternalIDs),
 	))
 	return err

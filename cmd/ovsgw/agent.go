@@ -27,12 +27,12 @@ func agentCmd() *cobra.Command {
 			level, _ := logrus.ParseLevel(conf.LogLevel)
 			logrus.SetLevel(level)
 			logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
-			a, err := agent.New(conf)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			a, err := agent.New(ctx, conf)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			return a.Run(ctx)
 		},
 	}

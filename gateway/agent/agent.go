@@ -19,6 +19,7 @@ import (
 	"github.com/ovsgw/ovsgw/gateway/pipeline"
 	"github.com/ovsgw/ovsgw/openflow"
 	"github.com/ovsgw/ovsgw/ovsdb"
+	"github.com/ovsgw/ovsgw/ovsdb/configdb"
 	"github.com/ovsgw/ovsgw/ovsdb/unixctl"
 )
 
@@ -36,6 +37,8 @@ var log = logrus.WithField("component", "agent")
 // Agent serves one node.
 type Agent struct {
 	conf *agentconf.Config
+	src  configSource
+	db   *configdb.Client // the shared config/state DB; nil when the config is a file
 
 	trigger chan struct{} // one slot: pending reconciles coalesce
 
@@ -58,30 +61,36 @@ type Agent struct {
 	syncErr   string
 }
 
-// New loads the gateway config; an invalid one is refused before anything is touched.
-func New(conf *agentconf.Config) (*Agent, error) {
-	a := &Agent{conf: conf, trigger: make(chan struct{}, 1), needDump: true}
-	data, err := os.ReadFile(conf.ConfigFile)
-	if err != nil {
-		return nil, fmt.Errorf("gateway config: %w", err)
+// New loads the gateway config (from the config DB, waiting for it as long as ctx allows);
+// an invalid one is refused before anything is touched.
+func New(ctx context.Context, conf *agentconf.Config) (*Agent, error) {
+	a := &Agent{conf: conf, trigger: make(chan struct{}, 1), needDump: true, src: fileSource{conf.ConfigFile}}
+	if conf.ConfigDB != nil {
+		db, err := connectConfigDB(ctx, conf.ConfigDB)
+		if err != nil {
+			return nil, fmt.Errorf("config DB %v: %w", conf.ConfigDB, err)
+		}
+		a.db, a.src = db, dbSource{db, conf.ConfigDB}
 	}
-	idx, err := a.check(data)
-	if err != nil {
-		return nil, fmt.Errorf("gateway config %s refused, nothing changed: %w", conf.ConfigFile, err)
+	c, data, err := a.src.Read()
+	if err == nil {
+		a.idx, err = a.check(c)
 	}
-	a.idx, a.cfgHash, a.loadedAt, a.cfgGen = idx, sha256.Sum256(data), time.Now(), 1
+	if err != nil {
+		if a.db != nil {
+			a.db.Close()
+		}
+		return nil, fmt.Errorf("gateway config from %s refused, nothing changed: %w", a.src, err)
+	}
+	a.cfgHash, a.loadedAt, a.cfgGen = sha256.Sum256(data), time.Now(), 1
 	if !conf.GatewayEnabled() {
 		log.Warnf("gateway mode is off: [DEFAULT] gateway_mode = server is not set in %s; this node serves local VMIs only and ignores its logical interfaces", conf.Path)
 	}
 	return a, nil
 }
 
-// check parses and validates config text for this node.
-func (a *Agent) check(data []byte) (*model.Index, error) {
-	c, err := model.Parse(data)
-	if err != nil {
-		return nil, err
-	}
+// check validates a config for this node.
+func (a *Agent) check(c *model.Config) (*model.Index, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -100,7 +109,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	log.WithFields(logrus.Fields{"node": a.conf.Hostname, "bridge": a.conf.Bridge, "gatewayMode": a.conf.GatewayEnabled(),
-		"config": a.conf.ConfigFile, "socket": a.conf.ControlSocket}).Info("agent starting")
+		"config": a.src.String(), "socket": a.conf.ControlSocket}).Info("agent starting")
+	if a.db != nil {
+		defer a.db.Close()
+		go a.heartbeat(ctx)
+	}
 	ovs, err := a.connectOVSDB(ctx)
 	if err != nil {
 		return err
@@ -225,6 +238,9 @@ func (a *Agent) watchConfig(ctx context.Context) {
 			a.reload(true)
 		case <-tick.C:
 			a.reload(false)
+		case <-a.src.Changed(): // the DB's config, or other nodes' bindings, changed
+			a.reload(false)
+			a.kick()
 		}
 	}
 }
@@ -232,11 +248,7 @@ func (a *Agent) watchConfig(ctx context.Context) {
 // reload evaluates the config file; force re-evaluates unchanged content (SIGHUP). A refused
 // config changes nothing: the one in force stays, and the error is kept for status.
 func (a *Agent) reload(force bool) {
-	data, err := os.ReadFile(a.conf.ConfigFile)
-	if err != nil {
-		a.refuse(fmt.Errorf("cannot read %s: %w", a.conf.ConfigFile, err))
-		return
-	}
+	c, data, err := a.src.Read()
 	sum := sha256.Sum256(data)
 	a.mu.Lock()
 	same := sum == a.cfgHash
@@ -245,16 +257,19 @@ func (a *Agent) reload(force bool) {
 	if same && !force {
 		return
 	}
-	idx, err := a.check(data)
+	var idx *model.Index
+	if err == nil {
+		idx, err = a.check(c)
+	}
 	if err != nil {
-		a.refuse(fmt.Errorf("new config in %s refused, the previous one stays in force: %w", a.conf.ConfigFile, err))
+		a.refuse(fmt.Errorf("new config from %s refused, the previous one stays in force: %w", a.src, err))
 		return
 	}
 	a.mu.Lock()
 	a.idx, a.loadedAt, a.cfgErr, a.cfgErrAt = idx, time.Now(), "", nil
 	a.cfgGen++
 	a.mu.Unlock()
-	log.Infof("config reloaded from %s", a.conf.ConfigFile)
+	log.Infof("config reloaded from %s", a.src)
 	a.kick()
 }
 
@@ -277,6 +292,9 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		return nil // the reconnect notification triggers the next attempt
 	}
 	spec := ovsdb.BridgeSpec{Name: a.conf.Bridge, DatapathType: a.conf.DatapathType}
+	if a.conf.TunnelIP != "" {
+		spec.Tunnel = &ovsdb.Tunnel{Name: tunnelPortName, LocalIP: a.conf.TunnelIP}
+	}
 	if a.conf.GatewayEnabled() {
 		if pr := idx.Router(a.conf.Hostname); pr != nil {
 			for _, pi := range pr.PhysicalInterfaces {
@@ -287,11 +305,16 @@ func (a *Agent) reconcile(ctx context.Context) error {
 	if err := ovs.EnsureBridge(ctx, spec); err != nil {
 		return a.syncFailed(err)
 	}
-	var ports []pipeline.Port
+	in := pipeline.Input{Index: idx, Host: a.conf.Hostname, GatewayMode: a.conf.GatewayEnabled(), Peers: a.peers()}
 	for _, i := range ovs.Interfaces(a.conf.Bridge) {
-		ports = append(ports, pipeline.Port{Name: i.Name, OFPort: i.OFPort, IfaceID: i.IfaceID})
+		if spec.Tunnel != nil && i.Name == spec.Tunnel.Name {
+			in.TunnelPort = i.OFPort
+			continue
+		}
+		in.Ports = append(in.Ports, pipeline.Port{Name: i.Name, OFPort: i.OFPort, IfaceID: i.IfaceID})
 	}
-	out := pipeline.Compile(pipeline.Input{Index: idx, Host: a.conf.Hostname, GatewayMode: a.conf.GatewayEnabled(), Ports: ports})
+	out := pipeline.Compile(in)
+	a.publishBindings(ctx, out)
 	a.mu.Lock()
 	a.out = out
 	needDump, installed, groups := a.needDump, a.installed, a.groups

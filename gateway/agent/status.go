@@ -20,7 +20,7 @@ func (a *Agent) Status(ctx context.Context) control.Status {
 		GatewayMode:       a.conf.GatewayEnabled(),
 		Bridge:            a.conf.Bridge,
 		InterfacesLimit:   a.conf.MaxInterfaces,
-		ConfigFile:        a.conf.ConfigFile,
+		ConfigFile:        a.src.String(),
 		ConfigLoadedAt:    a.loadedAt,
 		ConfigGeneration:  a.cfgGen,
 		SyncedGeneration:  a.syncedGen,

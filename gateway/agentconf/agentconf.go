@@ -2,6 +2,7 @@ package agentconf
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,10 +34,12 @@ type Config struct {
 	OVSDB          string
 	Bridge         string
 	DatapathType   string
-	OpenFlow       string // "unix:PATH" or "tcp:HOST:PORT"
-	VswitchdCtl    string // ovs-vswitchd's control socket; "" = found in RunDir when needed
-	RunDir         string // Open vSwitch's run directory, when OVSDB is a unix socket
-	ConfigFile     string // the gateway YAML
+	OpenFlow       string   // "unix:PATH" or "tcp:HOST:PORT"
+	VswitchdCtl    string   // ovs-vswitchd's control socket; "" = found in RunDir when needed
+	RunDir         string   // Open vSwitch's run directory, when OVSDB is a unix socket
+	ConfigFile     string   // the gateway YAML, when the config comes from a file
+	ConfigDB       []string // config DB endpoints (all cluster members), when it comes from there
+	TunnelIP       string   // this node's overlay (VXLAN) address; "" = no overlay
 	LogLevel       string
 	ResyncInterval int // seconds between full resyncs against the switch
 }
@@ -49,8 +52,12 @@ func (c *Config) GatewayEnabled() bool { return c.GatewayMode == GatewayModeServ
 var known = map[string][]string{
 	ini.DefaultSection: {"gateway_mode", "hostname", "max_interfaces", "control_socket", "log_level", "resync_interval"},
 	"OVS":              {"ovsdb", "bridge", "datapath_type", "openflow", "vswitchd_ctl"},
-	"CONFIG":           {"file"},
+	"CONFIG":           {"file", "source"},
+	"OVERLAY":          {"tunnel_ip"},
 }
+
+// configDBPrefix starts a [CONFIG] source that names the shared config DB.
+const configDBPrefix = "ovsdb:"
 
 // DefaultResyncInterval is how often (seconds) the agent re-reads the switch's flows to undo
 // changes made behind its back; a dump of 10K flows costs tens of milliseconds.
@@ -87,7 +94,7 @@ func Parse(data []byte) (*Config, error) {
 		keys, ok := known[s.Name()]
 		if !ok {
 			if len(s.Keys()) > 0 {
-				bad(s.Name(), "", "unknown section (known: DEFAULT, OVS, CONFIG)")
+				bad(s.Name(), "", "unknown section (known: DEFAULT, OVS, CONFIG, OVERLAY)")
 			}
 			continue
 		}
@@ -114,6 +121,25 @@ func Parse(data []byte) (*Config, error) {
 		OpenFlow:      get("OVS", "openflow", ""),
 		VswitchdCtl:   get("OVS", "vswitchd_ctl", ""),
 		ConfigFile:    get("CONFIG", "file", ""),
+		TunnelIP:      get("OVERLAY", "tunnel_ip", ""),
+	}
+	switch source := get("CONFIG", "source", "file"); {
+	case source == "file":
+	case strings.HasPrefix(source, configDBPrefix):
+		for _, ep := range strings.Split(strings.TrimPrefix(source, configDBPrefix), ",") {
+			ep = strings.TrimSpace(ep)
+			if !strings.HasPrefix(ep, "tcp:") && !strings.HasPrefix(ep, "unix:") && !strings.HasPrefix(ep, "ssl:") {
+				bad("CONFIG", "source", "%q: each endpoint must be tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH", ep)
+			}
+			c.ConfigDB = append(c.ConfigDB, ep)
+		}
+	default:
+		bad("CONFIG", "source", "%q: want file, or %sENDPOINT[,ENDPOINT...] listing every config DB cluster member", source, configDBPrefix)
+	}
+	if c.TunnelIP != "" {
+		if a, err := netip.ParseAddr(c.TunnelIP); err != nil || !a.Is4() {
+			bad("OVERLAY", "tunnel_ip", "%q is not an IPv4 address", c.TunnelIP)
+		}
 	}
 	if c.GatewayMode != "" && c.GatewayMode != GatewayModeServer && c.GatewayMode != "none" {
 		bad("DEFAULT", "gateway_mode", "%q is not a gateway mode (use %q to enable it, or leave it out)", c.GatewayMode, GatewayModeServer)
@@ -146,8 +172,8 @@ func Parse(data []byte) (*Config, error) {
 	if c.DatapathType != "netdev" && c.DatapathType != "system" {
 		bad("OVS", "datapath_type", "%q: want netdev or system", c.DatapathType)
 	}
-	if c.ConfigFile == "" {
-		bad("CONFIG", "file", "missing: the gateway config YAML to serve")
+	if c.ConfigFile == "" && c.ConfigDB == nil {
+		bad("CONFIG", "file", "missing: the gateway config YAML to serve (or source = %s...)", configDBPrefix)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warning", "error":

@@ -38,6 +38,7 @@ const (
 // raftMember is one ovsdb-server of the cluster, a child of the test process.
 type raftMember struct {
 	remote string // client address, tcp:127.0.0.1:PORT
+	unix   string // client address, unix:PATH: reachable from inside the nodes' namespaces
 	ctl    string // unixctl socket
 	cmd    *exec.Cmd
 	done   chan struct{}
@@ -48,6 +49,16 @@ type raftMember struct {
 type raftCluster struct {
 	dir     string
 	members []*raftMember
+}
+
+// unixEndpoints lists the members' unix sockets, for agents inside network namespaces (where
+// the root namespace's loopback is out of reach).
+func (c *raftCluster) unixEndpoints() string {
+	var eps []string
+	for _, m := range c.members {
+		eps = append(eps, m.unix)
+	}
+	return strings.Join(eps, ",")
 }
 
 func (c *raftCluster) endpoints() string {
@@ -134,10 +145,11 @@ func startCluster(t *testing.T) *raftCluster {
 		}
 		m := &raftMember{
 			remote: fmt.Sprintf("tcp:127.0.0.1:%d", ports[i]),
+			unix:   "unix:" + filepath.Join(dir, fmt.Sprintf("s%d.sock", i+1)),
 			ctl:    filepath.Join(dir, fmt.Sprintf("s%d.ctl", i+1)),
 			done:   make(chan struct{}),
 		}
-		m.cmd = exec.Command(server, db, "--remote=ptcp:"+strconv.Itoa(ports[i])+":127.0.0.1",
+		m.cmd = exec.Command(server, db, "--remote=ptcp:"+strconv.Itoa(ports[i])+":127.0.0.1", "--remote=p"+m.unix,
 			"--unixctl="+m.ctl, "--log-file="+filepath.Join(dir, fmt.Sprintf("s%d.log", i+1)), "-vconsole:off")
 		// The members must not outlive a test binary that dies without cleanup.
 		m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

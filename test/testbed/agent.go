@@ -14,7 +14,9 @@ type AgentOptions struct {
 	Hostname      string // the node's physical router name
 	Bridge        string // default "br-int"
 	GatewayMode   bool
-	MaxInterfaces int // 0: the agent's default
+	MaxInterfaces int    // 0: the agent's default
+	TunnelIP      string // [OVERLAY] tunnel_ip; "" = no overlay
+	ConfigDB      string // config DB endpoints, comma-separated: the config comes from there
 }
 
 // Agent is an ovsgw agent process running inside a node's namespace, beside its OVS, with its
@@ -63,8 +65,16 @@ func PrepareAgent(t T, bin string, node *Node, opts AgentOptions, yaml string) *
 	if opts.MaxInterfaces > 0 {
 		fmt.Fprintf(&b, "max_interfaces = %d\n", opts.MaxInterfaces)
 	}
-	fmt.Fprintf(&b, "[OVS]\novsdb = %s\nbridge = %s\ndatapath_type = netdev\nvswitchd_ctl = %s\n[CONFIG]\nfile = %s\n",
-		node.DBSocket(), opts.Bridge, node.VswitchdCtl(), a.YAML)
+	fmt.Fprintf(&b, "[OVS]\novsdb = %s\nbridge = %s\ndatapath_type = netdev\nvswitchd_ctl = %s\n",
+		node.DBSocket(), opts.Bridge, node.VswitchdCtl())
+	if opts.ConfigDB != "" {
+		fmt.Fprintf(&b, "[CONFIG]\nsource = ovsdb:%s\n", opts.ConfigDB)
+	} else {
+		fmt.Fprintf(&b, "[CONFIG]\nfile = %s\n", a.YAML)
+	}
+	if opts.TunnelIP != "" {
+		fmt.Fprintf(&b, "[OVERLAY]\ntunnel_ip = %s\n", opts.TunnelIP)
+	}
 	if err := os.WriteFile(a.Conf, []byte(b.String()), 0o644); err != nil {
 		t.Fatalf("testbed: %v", err)
 	}
