@@ -236,3 +236,32 @@ func TestInterfacesReportsIfaceIDAndChangedFires(t *testing.T) {
 		t.Error("Connected() = false")
 	}
 }
+
+// TestEnsureBridgeTunnelPort creates the flow-based VXLAN port, leaves it alone when nothing
+// changed, and corrects its options when the node's tunnel address changes.
+func TestEnsureBridgeTunnelPort(t *testing.T) {
+	m := newMemDB(t)
+	c := m.connect()
+	spec := BridgeSpec{Name: "br-int", DatapathType: "netdev", Tunnel: &Tunnel{Name: "vxlan0", LocalIP: "192.168.100.1"}}
+	ensure(t, c, spec)
+	want := map[string]string{"remote_ip": "flow", "key": "flow", "local_ip": "192.168.100.1"}
+	iface := rows[vswitchd.Interface](m, vswitchd.InterfaceTable)["vxlan0"]
+	if iface.Type != "vxlan" || !maps.Equal(iface.Options, want) || !maps.Equal(iface.ExternalIDs, ownerTag) {
+		t.Fatalf("tunnel interface: type %q options %v external_ids %v", iface.Type, iface.Options, iface.ExternalIDs)
+	}
+	before := c.transactions.Load()
+	ensure(t, c, spec)
+	if n := c.transactions.Load() - before; n != 0 {
+		t.Errorf("unchanged tunnel: sent %d transactions, want 0", n)
+	}
+	spec.Tunnel.LocalIP = "192.168.100.9"
+	ensure(t, c, spec)
+	if got := rows[vswitchd.Interface](m, vswitchd.InterfaceTable)["vxlan0"].Options["local_ip"]; got != "192.168.100.9" {
+		t.Errorf("local_ip = %q after the tunnel address changed", got)
+	}
+	spec.Tunnel = nil
+	ensure(t, c, spec)
+	if slices.Contains(portNames(m, "br-int"), "vxlan0") {
+		t.Error("the tunnel port stayed after the overlay was turned off")
+	}
+}
