@@ -7,6 +7,43 @@ type Config struct {
 	VirtualMachineInterfaces []VirtualMachineInterface `yaml:"virtualMachineInterfaces" json:"virtualMachineInterfaces"`
 	SecurityGroups           []SecurityGroup           `yaml:"securityGroups,omitempty" json:"securityGroups,omitempty"`
 	NetworkPolicies          []NetworkPolicy           `yaml:"networkPolicies,omitempty" json:"networkPolicies,omitempty"`
+	TorSwitches              []TorSwitch               `yaml:"torSwitches,omitempty" json:"torSwitches,omitempty"`
+}
+
+// TorSwitch is a VXLAN top-of-rack switch that speaks OVSDB with the hardware_vtep schema; its
+// bare-metal servers join VNs through VLAN bindings of its ports.
+type TorSwitch struct {
+	Name     string `yaml:"name" json:"name"`         // its Physical_Switch name
+	Endpoint string `yaml:"endpoint" json:"endpoint"` // tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH
+	// SSL names the files of an ssl: endpoint.
+	SSL *TorSSL `yaml:"ssl,omitempty" json:"ssl,omitempty"`
+	// ReplicationNode floods the switch's broadcast, unknown and multicast traffic into the VNs.
+	ReplicationNode string `yaml:"replicationNode" json:"replicationNode"`
+	// ManagedBy is the node whose agent keeps the switch's database (default: ReplicationNode).
+	ManagedBy string       `yaml:"managedBy,omitempty" json:"managedBy,omitempty"`
+	Bindings  []TorBinding `yaml:"bindings,omitempty" json:"bindings,omitempty"`
+}
+
+// Manager is the node whose agent owns the switch.
+func (s *TorSwitch) Manager() string {
+	if s.ManagedBy != "" {
+		return s.ManagedBy
+	}
+	return s.ReplicationNode
+}
+
+// TorSSL are the files of an ssl: OVSDB endpoint.
+type TorSSL struct {
+	PrivateKey  string `yaml:"privateKey" json:"privateKey"`
+	Certificate string `yaml:"certificate" json:"certificate"`
+	CACert      string `yaml:"caCert" json:"caCert"`
+}
+
+// TorBinding puts a switch port's VLAN into a VN.
+type TorBinding struct {
+	Port    string `yaml:"port" json:"port"`
+	VLAN    *int   `yaml:"vlan" json:"vlan"`
+	Network string `yaml:"network" json:"network"`
 }
 
 // VirtualNetwork is a layer-2 domain identified across nodes by its VNI.
@@ -16,6 +53,9 @@ type VirtualNetwork struct {
 	Subnets []string `yaml:"subnets,omitempty" json:"subnets,omitempty"`
 	// NetworkPolicies apply, in this order, to traffic of this VN, before security groups.
 	NetworkPolicies []string `yaml:"networkPolicies,omitempty" json:"networkPolicies,omitempty"`
+	// FloodBPDU makes this the HA group's BPDU network: it carries only the switches' STP
+	// BPDUs between the gateways' VLAN 0 logical interfaces.
+	FloodBPDU bool `yaml:"floodBPDU,omitempty" json:"floodBPDU,omitempty"`
 }
 
 // PhysicalRouter is a gateway node; its name is the node's host name.

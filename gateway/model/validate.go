@@ -11,15 +11,16 @@ import (
 // It checks only what holds for every node; CheckCapacity checks one node's budget.
 func (c *Config) Validate() error {
 	// Errors are reported in the order of the document, though routers refer to VMIs below them.
-	var vn, vmi, pr, sg, np validator
+	var vn, vmi, pr, sg, np, tor validator
 	vns := vn.networks(c.VirtualNetworks)
 	sgs := sg.securityGroups(c.SecurityGroups)
 	pols := np.policies(c.NetworkPolicies, vns)
 	vn.policyRefs(c.VirtualNetworks, pols)
 	vmis := vmi.interfaces(c.VirtualMachineInterfaces, vns, sgs)
 	pr.routers(c.PhysicalRouters, vmis)
+	tor.torSwitches(c.TorSwitches, vns)
 	var errs Errors
-	for _, part := range []Errors{vn.errs, pr.errs, vmi.errs, sg.errs, np.errs} {
+	for _, part := range []Errors{vn.errs, pr.errs, vmi.errs, sg.errs, np.errs, tor.errs} {
 		errs = append(errs, part...)
 	}
 	if len(errs) == 0 {
@@ -333,4 +334,49 @@ func inSubnets(addr netip.Addr, subnets []string) bool {
 		}
 	}
 	return parsed == 0
+}
+
+func (v *validator) torSwitches(list []TorSwitch, vns map[string]*VirtualNetwork) {
+	names := map[string]bool{}
+	for i, sw := range list {
+		obj := objectPath("", "torSwitches", i, sw.Name)
+		v.name(obj, sw.Name, names, "ToR switch")
+		switch {
+		case strings.HasPrefix(sw.Endpoint, "tcp:"), strings.HasPrefix(sw.Endpoint, "unix:"):
+			if sw.SSL != nil {
+				v.add(obj, "ssl", "given, but endpoint %q is not ssl:", sw.Endpoint)
+			}
+		case strings.HasPrefix(sw.Endpoint, "ssl:"):
+			if sw.SSL == nil || sw.SSL.PrivateKey == "" || sw.SSL.Certificate == "" || sw.SSL.CACert == "" {
+				v.add(obj, "ssl", "an ssl: endpoint needs privateKey, certificate and caCert")
+			}
+		default:
+			v.add(obj, "endpoint", "%q: want tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH", sw.Endpoint)
+		}
+		if sw.ReplicationNode == "" {
+			v.add(obj, "replicationNode", "missing: name the node that floods the switch's broadcast and unknown traffic")
+		}
+		seen := map[string]int{}
+		for j, b := range sw.Bindings {
+			bobj := fmt.Sprintf("%s.bindings[%d]", obj, j)
+			if b.Port == "" {
+				v.add(bobj, "port", "missing: name the switch port")
+			}
+			switch {
+			case b.VLAN == nil:
+				v.add(bobj, "vlan", "missing: give the VLAN id 1..%d, or 0 for untagged frames", MaxVLAN)
+			case *b.VLAN < 0 || *b.VLAN > MaxVLAN:
+				v.add(bobj, "vlan", "%d is out of range 0..%d", *b.VLAN, MaxVLAN)
+			default:
+				key := fmt.Sprintf("%s/%d", b.Port, *b.VLAN)
+				if k, dup := seen[key]; dup {
+					v.add(bobj, "vlan", "port %s VLAN %d is already bound by bindings[%d]", b.Port, *b.VLAN, k)
+				}
+				seen[key] = j
+			}
+			if vns[b.Network] == nil {
+				v.add(bobj, "network", "%q is not a virtual network of this config", b.Network)
+			}
+		}
+	}
 }

@@ -64,6 +64,13 @@ securityGroups:
         protocol: icmp
         remoteGroup: web
       - direction: egress
+torSwitches:
+  - name: tor1
+    endpoint: tcp:192.168.100.50:6640
+    replicationNode: gw1
+    bindings:
+      - {port: p1, vlan: 100, network: blue}
+      - {port: p2, vlan: 0, network: red}
 networkPolicies:
   - name: no-ssh
     rules:
@@ -132,6 +139,12 @@ func TestValidationErrors(t *testing.T) {
 		{"policy bad action", "action: pass", "action: allow", `networkPolicies[no-ssh].rules[1].action: "allow"`},
 		{"policy bad direction", `direction: "<>"`, `direction: "<"`, `networkPolicies[no-ssh].rules[0].direction: "<"`},
 		{"VN with unknown policy", "networkPolicies: [no-ssh]", "networkPolicies: [nope]", `virtualNetworks[red].networkPolicies[0]: "nope" is not a network policy`},
+		{"ToR bad endpoint", "endpoint: tcp:192.168.100.50:6640", "endpoint: http://tor1", `torSwitches[tor1].endpoint: "http://tor1"`},
+		{"ToR ssl without files", "endpoint: tcp:192.168.100.50:6640", "endpoint: ssl:192.168.100.50:6640", "torSwitches[tor1].ssl: an ssl: endpoint needs"},
+		{"ToR without replication node", "    replicationNode: gw1\n", "", "torSwitches[tor1].replicationNode: missing"},
+		{"ToR binding to unknown VN", "{port: p1, vlan: 100, network: blue}", "{port: p1, vlan: 100, network: green}", `torSwitches[tor1].bindings[0].network: "green"`},
+		{"ToR binding VLAN reused on a port", "{port: p2, vlan: 0, network: red}", "{port: p1, vlan: 100, network: red}", "torSwitches[tor1].bindings[1].vlan: port p1 VLAN 100 is already bound"},
+		{"ToR binding VLAN out of range", "{port: p1, vlan: 100, network: blue}", "{port: p1, vlan: 4095, network: blue}", "torSwitches[tor1].bindings[0].vlan: 4095 is out of range"},
 		{"physical interface name too long", "name: eth1\n        logicalInterfaces:\n          - name: eth1-100\n            vlan: 100\n            type", "name: eth1-far-too-long-name\n        logicalInterfaces:\n          - name: eth1-100\n            vlan: 100\n            type", "longer than 15 characters"},
 	}
 	for _, tc := range cases {
