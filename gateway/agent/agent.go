@@ -57,6 +57,8 @@ type Agent struct {
 	installed []openflow.InstalledFlow // what the switch holds (ours and others')
 	groups    []openflow.Group
 	lastSync  *time.Time
+	timings   map[string]float64 // seconds per phase of the last sync that changed something
+	checkSecs float64            // parse + validate + capacity of the config in force
 	syncN     int
 	syncErr   string
 }
@@ -72,10 +74,12 @@ func New(ctx context.Context, conf *agentconf.Config) (*Agent, error) {
 		}
 		a.db, a.src = db, dbSource{db, conf.ConfigDB}
 	}
+	start := time.Now()
 	c, data, err := a.src.Read()
 	if err == nil {
 		a.idx, err = a.check(c)
 	}
+	a.checkSecs = time.Since(start).Seconds()
 	if err != nil {
 		if a.db != nil {
 			a.db.Close()
@@ -248,6 +252,7 @@ func (a *Agent) watchConfig(ctx context.Context) {
 // reload evaluates the config file; force re-evaluates unchanged content (SIGHUP). A refused
 // config changes nothing: the one in force stays, and the error is kept for status.
 func (a *Agent) reload(force bool) {
+	start := time.Now()
 	c, data, err := a.src.Read()
 	sum := sha256.Sum256(data)
 	a.mu.Lock()
@@ -267,6 +272,7 @@ func (a *Agent) reload(force bool) {
 	}
 	a.mu.Lock()
 	a.idx, a.loadedAt, a.cfgErr, a.cfgErrAt = idx, time.Now(), "", nil
+	a.checkSecs = time.Since(start).Seconds()
 	a.cfgGen++
 	a.mu.Unlock()
 	log.Infof("config reloaded from %s", a.src)
@@ -291,6 +297,13 @@ func (a *Agent) reconcile(ctx context.Context) error {
 	if ovs == nil || !ovs.Connected() {
 		return nil // the reconnect notification triggers the next attempt
 	}
+	timings := map[string]float64{}
+	phase := time.Now()
+	lap := func(name string) {
+		now := time.Now()
+		timings[name] += now.Sub(phase).Seconds()
+		phase = now
+	}
 	spec := ovsdb.BridgeSpec{Name: a.conf.Bridge, DatapathType: a.conf.DatapathType}
 	if a.conf.TunnelIP != "" {
 		spec.Tunnel = &ovsdb.Tunnel{Name: tunnelPortName, LocalIP: a.conf.TunnelIP}
@@ -305,6 +318,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 	if err := ovs.EnsureBridge(ctx, spec); err != nil {
 		return a.syncFailed(err)
 	}
+	lap("ovsdb")
 	in := pipeline.Input{Index: idx, Host: a.conf.Hostname, GatewayMode: a.conf.GatewayEnabled(), Peers: a.peers()}
 	for _, i := range ovs.Interfaces(a.conf.Bridge) {
 		if spec.Tunnel != nil && i.Name == spec.Tunnel.Name {
@@ -314,7 +328,9 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		in.Ports = append(in.Ports, pipeline.Port{Name: i.Name, OFPort: i.OFPort, IfaceID: i.IfaceID})
 	}
 	out := pipeline.Compile(in)
+	lap("compile")
 	a.publishBindings(ctx, out)
+	lap("publish")
 	a.mu.Lock()
 	a.out = out
 	needDump, installed, groups := a.needDump, a.installed, a.groups
@@ -330,6 +346,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		if groups, err = conn.DumpGroups(ctx); err != nil {
 			return a.syncFailed(fmt.Errorf("read groups: %w", err))
 		}
+		lap("dump")
 	}
 	desired := make([]openflow.Flow, len(out.Flows))
 	for i, e := range out.Flows {
@@ -343,6 +360,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 	if err != nil {
 		return a.syncFailed(err)
 	}
+	lap("diff")
 	if len(changes) > 0 {
 		if err := conn.Apply(ctx, changes); err != nil {
 			a.mu.Lock()
@@ -350,15 +368,20 @@ func (a *Agent) reconcile(ctx context.Context) error {
 			a.mu.Unlock()
 			return a.syncFailed(err)
 		}
+		lap("openflow")
 		log.WithField("changes", len(changes)).Info("bridge updated")
 		if onRecirculationPath(changes) {
 			a.purgeDatapathFlows(ctx)
+			lap("purge")
 		}
 	}
 	now := time.Now()
 	a.mu.Lock()
 	a.installed, a.groups = afterApply(installed, desired, pipeline.OwnedCookie), append(foreignGroups(groups), desiredGroups...)
 	a.needDump, a.lastSync, a.syncN, a.syncErr, a.syncedGen = false, &now, len(changes), "", gen
+	if len(changes) > 0 {
+		a.timings = timings
+	}
 	a.mu.Unlock()
 	return nil
 }

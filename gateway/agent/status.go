@@ -16,21 +16,23 @@ import (
 func (a *Agent) Status(ctx context.Context) control.Status {
 	a.mu.Lock()
 	s := control.Status{
-		Node:              a.conf.Hostname,
-		GatewayMode:       a.conf.GatewayEnabled(),
-		Bridge:            a.conf.Bridge,
-		InterfacesLimit:   a.conf.MaxInterfaces,
-		ConfigFile:        a.src.String(),
-		ConfigLoadedAt:    a.loadedAt,
-		ConfigGeneration:  a.cfgGen,
-		SyncedGeneration:  a.syncedGen,
-		LastConfigError:   a.cfgErr,
-		LastConfigErrorAt: a.cfgErrAt,
-		OVSDBConnected:    a.ovs != nil && a.ovs.Connected(),
-		OpenFlowConnected: a.of != nil,
-		LastSync:          a.lastSync,
-		LastSyncChanges:   a.syncN,
-		LastSyncError:     a.syncErr,
+		Node:               a.conf.Hostname,
+		GatewayMode:        a.conf.GatewayEnabled(),
+		Bridge:             a.conf.Bridge,
+		InterfacesLimit:    a.conf.MaxInterfaces,
+		ConfigFile:         a.src.String(),
+		ConfigLoadedAt:     a.loadedAt,
+		ConfigGeneration:   a.cfgGen,
+		SyncedGeneration:   a.syncedGen,
+		LastConfigError:    a.cfgErr,
+		LastConfigErrorAt:  a.cfgErrAt,
+		OVSDBConnected:     a.ovs != nil && a.ovs.Connected(),
+		OpenFlowConnected:  a.of != nil,
+		LastSync:           a.lastSync,
+		LastSyncChanges:    a.syncN,
+		LastSyncSeconds:    a.timings,
+		ConfigCheckSeconds: a.checkSecs,
+		LastSyncError:      a.syncErr,
 	}
 	if s.GatewayMode {
 		s.InterfacesUsed = a.idx.InterfacesUsed(a.conf.Hostname)

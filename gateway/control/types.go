@@ -8,28 +8,33 @@ import (
 
 // Status is what `ovsgw status` shows.
 type Status struct {
-	Node              string             `json:"node"`
-	GatewayMode       bool               `json:"gatewayMode"`
-	GatewayModeReason string             `json:"gatewayModeReason,omitempty"`
-	Bridge            string             `json:"bridge"`
-	InterfacesUsed    int                `json:"interfacesUsed"`
-	InterfacesLimit   int                `json:"interfacesLimit"`
-	ConfigFile        string             `json:"configFile"`
-	ConfigLoadedAt    time.Time          `json:"configLoadedAt"`
-	ConfigGeneration  int                `json:"configGeneration"` // counts configs put in force
-	SyncedGeneration  int                `json:"syncedGeneration"` // the generation the bridge holds
-	LastConfigError   string             `json:"lastConfigError,omitempty"`
-	LastConfigErrorAt *time.Time         `json:"lastConfigErrorAt,omitempty"`
-	OVSDBConnected    bool               `json:"ovsdbConnected"`
-	OpenFlowConnected bool               `json:"openflowConnected"`
-	Flows             int                `json:"flows"`
-	Groups            int                `json:"groups"`
-	LastSync          *time.Time         `json:"lastSync,omitempty"`
-	LastSyncChanges   int                `json:"lastSyncChanges"`
-	LastSyncError     string             `json:"lastSyncError,omitempty"`
-	Bindings          []pipeline.Binding `json:"bindings"`
-	Drops             *Drops             `json:"drops,omitempty"` // nil while the bridge cannot be read
-	Notices           []string           `json:"notices,omitempty"`
+	Node              string     `json:"node"`
+	GatewayMode       bool       `json:"gatewayMode"`
+	GatewayModeReason string     `json:"gatewayModeReason,omitempty"`
+	Bridge            string     `json:"bridge"`
+	InterfacesUsed    int        `json:"interfacesUsed"`
+	InterfacesLimit   int        `json:"interfacesLimit"`
+	ConfigFile        string     `json:"configFile"`
+	ConfigLoadedAt    time.Time  `json:"configLoadedAt"`
+	ConfigGeneration  int        `json:"configGeneration"` // counts configs put in force
+	SyncedGeneration  int        `json:"syncedGeneration"` // the generation the bridge holds
+	LastConfigError   string     `json:"lastConfigError,omitempty"`
+	LastConfigErrorAt *time.Time `json:"lastConfigErrorAt,omitempty"`
+	OVSDBConnected    bool       `json:"ovsdbConnected"`
+	OpenFlowConnected bool       `json:"openflowConnected"`
+	Flows             int        `json:"flows"`
+	Groups            int        `json:"groups"`
+	LastSync          *time.Time `json:"lastSync,omitempty"`
+	LastSyncChanges   int        `json:"lastSyncChanges"`
+	// LastSyncSeconds splits the last sync that changed the bridge into phases: ovsdb, compile,
+	// publish, dump, diff, openflow (bundle committed and confirmed), purge.
+	LastSyncSeconds map[string]float64 `json:"lastSyncSeconds,omitempty"`
+	// ConfigCheckSeconds is what reading, parsing and validating the config in force took.
+	ConfigCheckSeconds float64            `json:"configCheckSeconds"`
+	LastSyncError      string             `json:"lastSyncError,omitempty"`
+	Bindings           []pipeline.Binding `json:"bindings"`
+	Drops              *Drops             `json:"drops,omitempty"` // nil while the bridge cannot be read
+	Notices            []string           `json:"notices,omitempty"`
 }
 
 // Drops counts dropped packets by reason and by VMI, from the drop flows' counters.
