@@ -23,6 +23,9 @@ func (c *Config) Validate() error {
 	for _, part := range []Errors{vn.errs, pr.errs, vmi.errs, sg.errs, np.errs, tor.errs} {
 		errs = append(errs, part...)
 	}
+	if len(errs) == 0 { // the HA rules read a config whose references hold
+		errs = validateHA(c)
+	}
 	if len(errs) == 0 {
 		return nil
 	}

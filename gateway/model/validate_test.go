@@ -31,7 +31,7 @@ physicalRouters:
         logicalInterfaces:
           - name: eth1-100
             vlan: 100
-            vmi: bms1
+            vmi: bms4
 virtualMachineInterfaces:
   - name: bms1
     network: blue
@@ -44,6 +44,9 @@ virtualMachineInterfaces:
     mac: "02:00:00:00:01:0b"
     instanceIPs:
       - address: 192.168.5.5
+  - name: bms4
+    network: blue
+    mac: "02:00:00:00:01:0d"
   - name: vm1
     network: blue
     mac: "02:00:00:00:02:01"
@@ -123,7 +126,7 @@ func TestValidationErrors(t *testing.T) {
 		{"VMI in unknown VN", "network: red", "network: green", `virtualMachineInterfaces[bms2].network: "green" is not a virtual network`},
 		{"unknown instance IP mode", "mode: active-backup", "mode: active-active", `virtualMachineInterfaces[bms1].instanceIPs[0].mode: "active-active" is not a known instance IP mode`},
 		{"duplicate VMI name", "name: vm1", "name: bms2", `virtualMachineInterfaces[bms2].name: "bms2" is used by another`},
-		{"missing VMI name", "  - name: vm1\n", "  - name: \"\"\n", "virtualMachineInterfaces[#2].name: missing"},
+		{"missing VMI name", "  - name: vm1\n", "  - name: \"\"\n", "virtualMachineInterfaces[#3].name: missing"},
 		{"VMI with unknown security group", "securityGroups: [web]", "securityGroups: [db]", `virtualMachineInterfaces[vm1].securityGroups[0]: "db" is not a security group`},
 		{"bad allowed address pair", "ip: 10.1.0.200/32", "ip: 10.1.0/8", `virtualMachineInterfaces[vm1].allowedAddressPairs[0].ip: "10.1.0/8" is not an address or CIDR`},
 		{"bad SG rule CIDR", "remoteCIDR: 0.0.0.0/0", "remoteCIDR: 0.0.0.0/40", `securityGroups[web].rules[0].remoteCIDR: "0.0.0.0/40" is not a CIDR`},
@@ -208,5 +211,82 @@ func TestCapacity(t *testing.T) {
 	}
 	if x.InterfacesUsed("gw2") != 2 || x.InterfacesUsed("nosuch") != 0 {
 		t.Fatal("per-node accounting is wrong")
+	}
+}
+
+// haYAML is an HA group: gw1 and gw2 both serve bms1, and flood BPDUs through VN bpdu between
+// their VLAN 0 logical interfaces, linked to the group's BPDU VMI.
+const haYAML = `
+virtualNetworks:
+  - {name: blue, vni: 5001}
+  - {name: bpdu, vni: 9000, floodBPDU: true}
+physicalRouters:
+  - name: gw1
+    physicalInterfaces:
+      - name: eth1
+        logicalInterfaces:
+          - {name: eth1-0, vlan: 0, vmi: stp-a}
+          - {name: eth1-100, vlan: 100, vmi: bms1}
+  - name: gw2
+    physicalInterfaces:
+      - name: eth1
+        logicalInterfaces:
+          - {name: eth1-0, vlan: 0, vmi: stp-a}
+          - {name: eth1-100, vlan: 100, vmi: bms1}
+  - name: gw3
+    physicalInterfaces:
+      - name: eth1
+        logicalInterfaces:
+          - {name: eth1-0, vlan: 0, vmi: stp-b}
+          - {name: eth1-100, vlan: 100, vmi: bms3}
+virtualMachineInterfaces:
+  - {name: stp-a, network: bpdu, mac: "02:00:00:00:ff:01"}
+  - {name: stp-b, network: bpdu, mac: "02:00:00:00:ff:02"}
+  - {name: bms1, network: blue, mac: "02:00:00:00:01:0a"}
+  - {name: bms3, network: blue, mac: "02:00:00:00:01:0c"}
+  - {name: vm1, network: blue, mac: "02:00:00:00:02:01"}
+`
+
+func TestHAGroupValidation(t *testing.T) {
+	c, err := Parse([]byte(haYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid HA config refused: %v", err)
+	}
+	x := NewIndex(c)
+	if g := x.HAGroupOf("gw2"); g == nil || g.BPDUVMI != "stp-a" || strings.Join(g.Routers, ",") != "gw1,gw2" {
+		t.Fatalf("HA group of gw2: %+v", g)
+	}
+	if g := x.HAGroupOf("gw3"); g != nil {
+		t.Fatalf("gw3 serves bms3 alone, yet is in group %+v", g)
+	}
+	cases := []struct{ name, old, new, want string }{
+		{"gateway of a group without a VLAN 0 interface",
+			"          - {name: eth1-0, vlan: 0, vmi: stp-a}\n          - {name: eth1-100, vlan: 100, vmi: bms1}\n  - name: gw3",
+			"          - {name: eth1-100, vlan: 100, vmi: bms1}\n  - name: gw3",
+			"physicalRouters[gw2].physicalInterfaces[eth1].logicalInterfaces: carries remote instances that gw1 also serve, but has no VLAN 0"},
+		{"BPDU network with a tenant VMI", "{name: vm1, network: blue,", "{name: vm1, network: bpdu,",
+			`virtualMachineInterfaces[vm1].network: "bpdu" is a floodBPDU network, which carries only BPDUs`},
+		{"BPDU VMI on a tagged VLAN", "{name: eth1-100, vlan: 100, vmi: bms1}\n  - name: gw2", "{name: eth1-100, vlan: 100, vmi: bms1}\n          - {name: eth1-7, vlan: 7, vmi: stp-b}\n  - name: gw2",
+			"logical interface eth1-7 of gw1/eth1 links this VMI on VLAN 7"},
+		{"two HA groups sharing a BPDU VMI", "{name: eth1-0, vlan: 0, vmi: stp-b}", "{name: eth1-0, vlan: 0, vmi: stp-a}",
+			`physicalRouters[gw3].physicalInterfaces[eth1].logicalInterfaces[eth1-0].vmi: BPDU VMI "stp-a" already serves the HA group of gw1, gw2`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(haYAML, tc.old) {
+				t.Fatalf("test bug: %q not in haYAML", tc.old)
+			}
+			c, err := Parse([]byte(strings.Replace(haYAML, tc.old, tc.new, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error containing %q, got %v", tc.want, err)
+			}
+		})
 	}
 }
