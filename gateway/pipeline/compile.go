@@ -27,6 +27,10 @@ type Input struct {
 	TunnelPort int32
 	// Peers are the VMIs bound on other nodes, with the tunnel IP of their node.
 	Peers []Peer
+	// Standby names the physical interfaces on which this node is a standby gateway of its HA
+	// group: their tenant logical interfaces deliver nothing to or from the switch; only the
+	// BPDU network runs there.
+	Standby map[string]bool
 }
 
 // Peer is a VMI bound on another node of the overlay.
@@ -76,7 +80,8 @@ type Binding struct {
 	VLAN              uint16 `json:"vlan"`
 	Node              string `json:"node,omitempty"` // for a peer binding: the node it is on
 	Bound             bool   `json:"bound"`
-	Reason            string `json:"reason,omitempty"` // why not bound
+	Standby           bool   `json:"standby,omitempty"` // on a standby gateway of an HA group
+	Reason            string `json:"reason,omitempty"`  // why not bound
 }
 
 // Output is the desired state of the bridge.
@@ -258,19 +263,31 @@ func (c *compiler) remote() []bound {
 			c.out.Bindings = append(c.out.Bindings, b)
 			continue
 		}
-		b.OFPort, b.Bound = p.OFPort, true
-		c.out.Bindings = append(c.out.Bindings, b)
-		if !guarded[p.Name] {
-			guarded[p.Name] = true
-			piID := nameID(p.Name)
-			c.out.Names[KindPhysicalInterface][piID] = p.Name
-			c.drop(TableClassify, PrioGatewayPortMiss, Owner{KindPhysicalInterface, p.Name}, DropUnknownVLAN, piID,
-				openflow.Match{}.WithUint(openflow.FieldInPort, uint64(p.OFPort)))
+		b.OFPort = p.OFPort
+		bpdu := li.VLANID() == 0 && x.BPDUVMI(vmi.Name)
+		if c.in.Standby[p.Name] && !bpdu {
+			b.Standby, b.Reason = true, "standby gateway of its HA group: the switches' spanning tree chose another"
+			c.out.Bindings = append(c.out.Bindings, b)
+			c.guard(p, guarded)
+			continue
 		}
+		b.Bound = true
+		c.out.Bindings = append(c.out.Bindings, b)
+		c.guard(p, guarded)
 		m, _ := model.ParseMAC(vmi.MAC)
 		bd := bound{vmi: vmi, name: vmi.Name, id: c.ids[vmi.Name], vni: x.VNs[vmi.Network].VNI, mac: m,
 			ofport: uint32(p.OFPort), vlan: li.VLANID(), remote: true}
 		match := openflow.Match{}.WithUint(openflow.FieldInPort, uint64(bd.ofport))
+		if bpdu {
+			// The switch's BPDUs, untagged, into the BPDU network and straight to its flood:
+			// they are nobody's traffic, so port security and ACLs do not apply.
+			c.flow(TableClassify, PrioBPDU, Owner{KindVMI, bd.name}, bd.id,
+				match.WithUint(openflow.FieldVlanVID, 0).With(openflow.FieldEthDst, bpduMAC),
+				openflow.SetUint(RegSrcVMI, uint64(bd.id)), openflow.SetUint(RegVN, uint64(bd.vni)),
+				openflow.GotoTable{Table: TableL2Lookup})
+			out = append(out, bd)
+			continue
+		}
 		var actions []openflow.Action
 		if bd.vlan == 0 {
 			match = match.WithUint(openflow.FieldVlanVID, 0) // OFPVID_NONE: no tag at all
@@ -283,6 +300,21 @@ func (c *compiler) remote() []bound {
 		out = append(out, bd)
 	}
 	return out
+}
+
+// guard drops, once per gateway port, what no logical interface claims, and the reserved
+// link-local multicast (802.1D: never forwarded by a bridge) that no BPDU network carries.
+func (c *compiler) guard(p Port, done map[string]bool) {
+	if done[p.Name] {
+		return
+	}
+	done[p.Name] = true
+	id := nameID(p.Name)
+	c.out.Names[KindPhysicalInterface][id] = p.Name
+	owner := Owner{KindPhysicalInterface, p.Name}
+	port := openflow.Match{}.WithUint(openflow.FieldInPort, uint64(p.OFPort))
+	c.drop(TableClassify, PrioGatewayPortMiss, owner, DropUnknownVLAN, id, port)
+	c.drop(TableClassify, PrioReservedGuard, owner, DropReserved, id, port.WithMasked(openflow.FieldEthDst, bpduMAC, reservedMask))
 }
 
 // local binds VMIs that no logical interface links to, to the port whose iface-id names them.

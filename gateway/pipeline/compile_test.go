@@ -34,6 +34,12 @@ var gw1Ports = []Port{
 	{Name: "mgmt0", OFPort: 9},
 }
 
+// haPeers: gw2 has the BPDU VMI bound too (it is in the group); vm1 is on compute3.
+var haPeers = []Peer{
+	{VMI: "stp", Node: "gw2", TunnelIP: netip.MustParseAddr("192.168.50.2")},
+	{VMI: "vm1", Node: "compute3", TunnelIP: netip.MustParseAddr("192.168.50.3")},
+}
+
 var policyPorts = []Port{
 	{Name: "eth1", OFPort: 1},
 	{Name: "vm1p", OFPort: 5, IfaceID: "vm1"},
@@ -98,6 +104,11 @@ func TestGolden(t *testing.T) {
 				{VMI: "vm-elsewhere", Node: "compute3", TunnelIP: netip.MustParseAddr("192.168.50.3")},
 				{VMI: "vm1", Node: "compute3", TunnelIP: netip.MustParseAddr("192.168.50.3")}, // bound here too: local wins
 			}}},
+		{"HA, active gateway: BPDUs flooded to the group, bms1 served", "ha-active.golden",
+			Input{Index: loadIndex(t, "ha.yaml"), Host: "gw1", GatewayMode: true, Ports: gw1Ports[:1], TunnelPort: 10, Peers: haPeers}},
+		{"HA, standby gateway: BPDUs flooded, bms1 neither delivered nor accepted", "ha-standby.golden",
+			Input{Index: loadIndex(t, "ha.yaml"), Host: "gw1", GatewayMode: true, Ports: gw1Ports[:1], TunnelPort: 10, Peers: haPeers,
+				Standby: map[string]bool{"eth1": true}}},
 		{"every security group and network policy rule kind", "policies.golden",
 			Input{Index: loadIndex(t, "policies.yaml"), Host: "gw1", GatewayMode: true, Ports: policyPorts}},
 	}

@@ -67,6 +67,7 @@ const (
 	DropInvalidState Purpose = 6 // conntrack found it invalid
 	DropHairpin      Purpose = 7 // would go back to the VMI it came from
 	DropUnknownVNI   Purpose = 8 // from the overlay, for a VN this node does not serve
+	DropReserved     Purpose = 9 // 802.1D reserved multicast (a BPDU) no BPDU network carries
 )
 
 // DropReasons names the drop purposes, as status and flows show them.
@@ -79,6 +80,7 @@ var DropReasons = map[Purpose]string{
 	DropInvalidState: "invalid-state",
 	DropHairpin:      "hairpin",
 	DropUnknownVNI:   "unknown-vni",
+	DropReserved:     "reserved-multicast",
 }
 
 // Cookie encodes an owner and a purpose.

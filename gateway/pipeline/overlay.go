@@ -36,8 +36,8 @@ func (c *compiler) overlay(members []bound) map[uint32][]openflow.Bucket {
 	nodes := map[uint32]map[string]Peer{} // VNI → node → a peer there (for its tunnel IP)
 	for _, p := range peers {
 		v := x.VMIs[p.VMI]
-		if v == nil || local[p.VMI] || !p.TunnelIP.Is4() {
-			continue // not in the config, bound here (local wins), or no usable tunnel address
+		if v == nil || !p.TunnelIP.Is4() {
+			continue // not in the config, or no usable tunnel address
 		}
 		vn := x.VNs[v.Network]
 		if !served[vn.VNI] {
@@ -46,7 +46,12 @@ func (c *compiler) overlay(members []bound) map[uint32][]openflow.Bucket {
 		if nodes[vn.VNI] == nil {
 			nodes[vn.VNI] = map[string]Peer{}
 		}
+		// Its node gets the VN's floods even when the VMI is bound here too: a BPDU VMI is bound
+		// on every gateway of its group, and its BPDUs must reach all of them.
 		nodes[vn.VNI][p.Node] = p
+		if local[p.VMI] {
+			continue // bound here: frames for it stay here
+		}
 		id := c.ids[p.VMI]
 		owner := Owner{KindVMI, p.VMI}
 		mac, _ := model.ParseMAC(v.MAC)

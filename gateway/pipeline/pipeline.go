@@ -5,7 +5,8 @@ import "github.com/ovsgw/ovsgw/openflow"
 // The pipeline. A frame enters table 0 and leaves from the output table; remote instances and
 // local VMs differ only in classify and output, so they get exactly the same treatment between.
 //
-//	classify (0)        gateway port + VLAN ──► pop VLAN ─┐  local VM port ─┐   else ──► drop
+//	classify (0)        gateway port, untagged BPDU ──► BPDU network, straight to l2-lookup
+//	                    gateway port + VLAN ──► pop VLAN ─┐  local VM port ─┐   else ──► drop
 //	                    reg0 = source VMI, reg1 = VNI ◄───┴─────────────────┘
 //	                    VXLAN port + VNI ──► reg1 = VNI, reg4 = 1 (from the overlay, reg0 = 0)
 //	port-security (10)  source MAC / IP / ARP claim must be the VMI's ──► else drop (spoofing)
@@ -62,6 +63,8 @@ var (
 
 // Priorities, per table. Higher wins; values leave room for later stages.
 const (
+	PrioBPDU            uint16 = 250 // classify: a gateway port's untagged BPDU, into the BPDU network
+	PrioReservedGuard   uint16 = 240 // classify: any other 01:80:c2:00:00:0x frame of a gateway port
 	PrioGatewayVLAN     uint16 = 200 // classify: gateway port + VLAN of a logical interface
 	PrioLocalPort       uint16 = 100 // classify: a local VM's port
 	PrioGatewayPortMiss uint16 = 10  // classify: a gateway port's untagged or unknown-VLAN frame
@@ -126,6 +129,13 @@ func GroupVNI(id uint32) uint32 { return id & 0xffffff }
 // ctZone is the conntrack zone of a VN: zones are 16 bits, VNIs 24, so VNIs that agree in their
 // low 16 bits share a zone (Compile reports it as a notice).
 func ctZone(vni uint32) uint16 { return uint16(vni) }
+
+// bpduMAC is where (R)STP BPDUs go; reservedMask covers the 802.1D reserved group addresses
+// 01:80:c2:00:00:00-0f, which bridges never forward.
+var (
+	bpduMAC      = []byte{0x01, 0x80, 0xc2, 0x00, 0x00, 0x00}
+	reservedMask = []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xf0}
+)
 
 // EtherTypes the pipeline matches.
 const (
