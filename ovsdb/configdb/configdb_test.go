@@ -58,7 +58,7 @@ physicalRouters:
     physicalInterfaces:
       - name: eth1
         logicalInterfaces:
-          - {name: eth1-100, vlan: 100, vmi: bms1}
+          - {name: eth1-100, vlan: 100, vmi: bms3}
   - name: gw1
     physicalInterfaces:
       - name: eth2
@@ -85,6 +85,9 @@ virtualMachineInterfaces:
     network: blue
     mac: "02:00:00:00:01:0a"
     instanceIPs: [{address: 10.1.0.10, mode: active-backup}]
+  - name: bms3
+    network: blue
+    mac: "02:00:00:00:01:0c"
   - name: bms2
     network: red
     mac: "02:00:00:00:01:0b"
@@ -427,8 +430,8 @@ func TestDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sum.Added) != 18 || sum.Generation != 0 {
-		t.Errorf("dry-run summary:\n%s(generation %d), want 18 objects added at generation 0", sum, sum.Generation)
+	if len(sum.Added) != 19 || sum.Generation != 0 {
+		t.Errorf("dry-run summary:\n%s(generation %d), want 19 objects added at generation 0", sum, sum.Generation)
 	}
 	if rows := m.rows(); len(rows) != 0 || c.transactions.Load() != 0 {
 		t.Errorf("dry run wrote %d rows", len(rows))
@@ -474,7 +477,7 @@ func TestChangedFollowsOtherWriter(t *testing.T) {
 	}
 	waitUntil(t, "reader's cache has the config", func() bool {
 		cfg, err := reader.Config()
-		return err == nil && len(cfg.VirtualMachineInterfaces) == 3
+		return err == nil && len(cfg.VirtualMachineInterfaces) == 4
 	})
 }
 
@@ -610,7 +613,7 @@ func TestViewWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"config generation 3: 2 virtual networks, 3 physical routers, 3 virtual machine interfaces",
+		"config generation 3: 2 virtual networks, 3 physical routers, 4 virtual machine interfaces",
 		"gw1   192.0.2.1  server        4/4352      1.5s ago",
 		"bms1  blue     02:00:00:00:01:0a  gw1 eth1 vlan 100 (active), gw2 eth1 vlan 100 (standby)",
 		"bms2  red      02:00:00:00:01:0b  not bound",

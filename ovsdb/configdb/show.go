@@ -35,7 +35,7 @@ func (v *View) Write(w io.Writer, now time.Time, staleAfter time.Duration) error
 	c := v.Config
 	fmt.Fprintf(tw, "config generation %d: %d virtual networks, %d physical routers, %d virtual machine interfaces\n\n",
 		v.Generation, len(c.VirtualNetworks), len(c.PhysicalRouters), len(c.VirtualMachineInterfaces))
-	fmt.Fprintln(tw, "NODE\tTUNNEL IP\tGATEWAY MODE\tINTERFACES\tHEARTBEAT\t")
+	fmt.Fprintln(tw, "NODE\tTUNNEL IP\tGATEWAY MODE\tINTERFACES\tHEARTBEAT\tHA ROLE\t")
 	for _, n := range v.Nodes {
 		mode := "off"
 		if n.GatewayMode {
@@ -46,7 +46,11 @@ func (v *View) Write(w io.Writer, now time.Time, staleAfter time.Duration) error
 		if n.Stale(now, staleAfter) {
 			beat += " STALE"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t\n", n.Hostname, dash(n.TunnelIP), mode, n.InterfacesUsed, n.InterfacesLimit, beat)
+		role := "-"
+		if r := n.Status[StatusHARole]; r != "" {
+			role = fmt.Sprintf("%s of group %s since %s", r, n.Status[StatusHAGroup], n.Status[StatusHASince])
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t\n", n.Hostname, dash(n.TunnelIP), mode, n.InterfacesUsed, n.InterfacesLimit, beat, role)
 	}
 	fmt.Fprintln(tw, "\nVMI\tNETWORK\tMAC\tBOUND\t")
 	bound := map[string][]string{}

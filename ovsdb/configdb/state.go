@@ -68,6 +68,14 @@ type BindingState struct {
 	Role              string // RoleActive or RoleStandby
 }
 
+// Keys of NodeState.Status that a gateway of an HA group publishes.
+const (
+	StatusHAGroup      = "ha-group"      // the group's BPDU VMI
+	StatusHARole       = "ha-role"       // RoleActive or RoleStandby
+	StatusHASince      = "ha-since"      // RFC 3339 time the role was taken
+	StatusHAForwarding = "ha-forwarding" // "true" while the switch forwards to this gateway
+)
+
 // PublishNode creates or updates the Node row of n.Hostname, with the
 // heartbeat set to now. It returns once the cache shows the row.
 func (c *Client) PublishNode(ctx context.Context, n NodeState) error {
