@@ -147,6 +147,21 @@ func printStatus(w io.Writer, s *control.Status) {
 	if s.Drops != nil {
 		fmt.Fprintf(w, "drops:         %s\n", countsText(s.Drops.ByReason))
 	}
+	if s.HA != nil {
+		fwd := "the switch does not forward to it"
+		if s.HA.Forwarding {
+			fwd = "the switch forwards to it"
+		}
+		fmt.Fprintf(w, "HA:            %s of group %s since %s on %s (%s)\n", s.HA.Role, s.HA.Group,
+			s.HA.Since.Format(time.RFC3339), strings.Join(s.HA.Ports, ", "), fwd)
+		for _, g := range s.HA.Gateways {
+			stale := ""
+			if g.Stale {
+				stale = " (STALE)"
+			}
+			fmt.Fprintf(w, "               gateway %s: %s since %s%s\n", g.Node, g.Role, g.Since.Format(time.RFC3339), stale)
+		}
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VMI\tVN\tKIND\tWHERE\tSTATE\tDROPS")

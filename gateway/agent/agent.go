@@ -40,7 +40,9 @@ type Agent struct {
 	src  configSource
 	db   *configdb.Client // the shared config/state DB; nil when the config is a file
 
-	trigger chan struct{} // one slot: pending reconciles coalesce
+	trigger    chan struct{} // one slot: pending reconciles coalesce
+	publishNow chan struct{} // one slot: publish this node's row now (HA role changed)
+	ha         *haState      // nil unless this node is a gateway of an HA group
 
 	mu        sync.Mutex
 	idx       *model.Index // the config in force
@@ -66,7 +68,8 @@ type Agent struct {
 // New loads the gateway config (from the config DB, waiting for it as long as ctx allows);
 // an invalid one is refused before anything is touched.
 func New(ctx context.Context, conf *agentconf.Config) (*Agent, error) {
-	a := &Agent{conf: conf, trigger: make(chan struct{}, 1), needDump: true, src: fileSource{conf.ConfigFile}}
+	a := &Agent{conf: conf, trigger: make(chan struct{}, 1), publishNow: make(chan struct{}, 1), needDump: true,
+		src: fileSource{conf.ConfigFile}}
 	if conf.ConfigDB != nil {
 		db, err := connectConfigDB(ctx, conf.ConfigDB)
 		if err != nil {
@@ -129,6 +132,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	go a.watchConfig(ctx)
 	go a.keepOpenFlow(ctx)
+	go a.haLoop(ctx)
 	go func() {
 		for {
 			select {
@@ -319,7 +323,8 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		return a.syncFailed(err)
 	}
 	lap("ovsdb")
-	in := pipeline.Input{Index: idx, Host: a.conf.Hostname, GatewayMode: a.conf.GatewayEnabled(), Peers: a.peers()}
+	in := pipeline.Input{Index: idx, Host: a.conf.Hostname, GatewayMode: a.conf.GatewayEnabled(), Peers: a.peers(),
+		Standby: a.standbyPorts()}
 	for _, i := range ovs.Interfaces(a.conf.Bridge) {
 		if spec.Tunnel != nil && i.Name == spec.Tunnel.Name {
 			in.TunnelPort = i.OFPort

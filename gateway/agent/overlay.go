@@ -41,15 +41,18 @@ func (a *Agent) publishBindings(ctx context.Context, out *pipeline.Output) {
 	}
 	var list []configdb.BindingState
 	for _, b := range out.Bindings {
-		if !b.Bound || b.Kind == pipeline.BindingPeer {
+		if (!b.Bound && !b.Standby) || b.Kind == pipeline.BindingPeer {
 			continue
 		}
-		kind := configdb.BindingLocal
+		kind, role := configdb.BindingLocal, configdb.RoleActive
 		if b.Kind == pipeline.BindingRemote {
 			kind = configdb.BindingRemote
 		}
+		if b.Standby {
+			role = configdb.RoleStandby
+		}
 		list = append(list, configdb.BindingState{VMI: b.VMI, Node: a.conf.Hostname, Kind: kind, Port: b.Port,
-			PhysicalInterface: b.PhysicalInterface, VLAN: int(b.VLAN), Role: configdb.RoleActive})
+			PhysicalInterface: b.PhysicalInterface, VLAN: int(b.VLAN), Role: role})
 	}
 	if err := a.db.PublishBindings(ctx, a.conf.Hostname, list); err != nil {
 		log.WithError(err).Warn("cannot publish bindings to the config DB; retrying with the next sync")
@@ -63,7 +66,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 	for {
 		a.mu.Lock()
 		n := configdb.NodeState{Hostname: a.conf.Hostname, TunnelIP: a.conf.TunnelIP, GatewayMode: a.conf.GatewayEnabled(),
-			InterfacesLimit: a.conf.MaxInterfaces}
+			InterfacesLimit: a.conf.MaxInterfaces, Status: a.haNodeStatus()}
 		if n.GatewayMode {
 			n.InterfacesUsed = a.idx.InterfacesUsed(a.conf.Hostname)
 		}
@@ -77,6 +80,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-a.publishNow:
 		}
 	}
 }

@@ -39,6 +39,7 @@ func (a *Agent) Status(ctx context.Context) control.Status {
 	} else {
 		s.GatewayModeReason = fmt.Sprintf("[DEFAULT] gateway_mode = server is not set in %s: logical interfaces of this node are ignored (restart the agent after setting it)", a.conf.Path)
 	}
+	s.HA = a.haStatus()
 	if a.out != nil {
 		s.Flows, s.Groups = len(a.out.Flows), len(a.out.Groups)
 		s.Bindings, s.Notices = a.out.Bindings, a.out.Notices

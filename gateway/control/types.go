@@ -34,7 +34,27 @@ type Status struct {
 	LastSyncError      string             `json:"lastSyncError,omitempty"`
 	Bindings           []pipeline.Binding `json:"bindings"`
 	Drops              *Drops             `json:"drops,omitempty"` // nil while the bridge cannot be read
+	HA                 *HAStatus          `json:"ha,omitempty"`
 	Notices            []string           `json:"notices,omitempty"`
+}
+
+// HAStatus is this gateway's place in its HA group, and what the group's gateways published.
+type HAStatus struct {
+	Group      string      `json:"group"` // the group's BPDU VMI
+	Role       string      `json:"role"`  // active or standby
+	Since      time.Time   `json:"since"`
+	Forwarding bool        `json:"forwarding"` // the switch forwards to this gateway
+	Ports      []string    `json:"ports"`
+	Gateways   []HAGateway `json:"gateways,omitempty"`
+}
+
+// HAGateway is one gateway of the group as the shared database shows it.
+type HAGateway struct {
+	Node       string    `json:"node"`
+	Role       string    `json:"role"`
+	Since      time.Time `json:"since"`
+	Forwarding bool      `json:"forwarding"`
+	Stale      bool      `json:"stale"`
 }
 
 // Drops counts dropped packets by reason and by VMI, from the drop flows' counters.
