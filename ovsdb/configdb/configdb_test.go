@@ -53,6 +53,7 @@ virtualNetworks:
   - name: blue
     vni: 5001
     subnets: ["10.1.0.0/24", "10.0.9.0/24"]
+  - {name: bpdu, vni: 9000, floodBPDU: true}
 physicalRouters:
   - name: gw2
     physicalInterfaces:
@@ -430,8 +431,8 @@ func TestDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sum.Added) != 19 || sum.Generation != 0 {
-		t.Errorf("dry-run summary:\n%s(generation %d), want 19 objects added at generation 0", sum, sum.Generation)
+	if len(sum.Added) != 20 || sum.Generation != 0 {
+		t.Errorf("dry-run summary:\n%s(generation %d), want 20 objects added at generation 0", sum, sum.Generation)
 	}
 	if rows := m.rows(); len(rows) != 0 || c.transactions.Load() != 0 {
 		t.Errorf("dry run wrote %d rows", len(rows))
@@ -613,7 +614,7 @@ func TestViewWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"config generation 3: 2 virtual networks, 3 physical routers, 4 virtual machine interfaces",
+		"config generation 3: 3 virtual networks, 3 physical routers, 4 virtual machine interfaces",
 		"gw1   192.0.2.1  server        4/4352      1.5s ago",
 		"bms1  blue     02:00:00:00:01:0a  gw1 eth1 vlan 100 (active), gw2 eth1 vlan 100 (standby)",
 		"bms2  red      02:00:00:00:01:0b  not bound",

@@ -53,7 +53,7 @@ type configRows struct {
 func toRows(c *model.Config) configRows {
 	var r configRows
 	for _, vn := range c.VirtualNetworks {
-		row := gatewaydb.VirtualNetwork{Name: vn.Name, Vni: int(vn.VNI), Subnets: vn.Subnets}
+		row := gatewaydb.VirtualNetwork{Name: vn.Name, Vni: int(vn.VNI), Subnets: vn.Subnets, FloodBpdu: vn.FloodBPDU}
 		if len(vn.NetworkPolicies) > 0 {
 			row.NetworkPolicies = map[int]string{}
 			for i, p := range vn.NetworkPolicies {
@@ -116,7 +116,7 @@ func (s *snapshot) config() *model.Config {
 	c := &model.Config{}
 	for _, vn := range s.vns {
 		c.VirtualNetworks = append(c.VirtualNetworks, model.VirtualNetwork{Name: vn.Name, VNI: uint32(vn.Vni),
-			Subnets: slices.Clone(vn.Subnets), NetworkPolicies: byPosition(vn.NetworkPolicies)})
+			Subnets: slices.Clone(vn.Subnets), NetworkPolicies: byPosition(vn.NetworkPolicies), FloodBPDU: vn.FloodBpdu})
 	}
 	prs := map[string]*model.PhysicalRouter{}
 	router := func(name string) *model.PhysicalRouter {
