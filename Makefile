@@ -7,18 +7,19 @@ SCHEMAS := /usr/share/openvswitch
 # Go test timeout: the suite takes a few minutes on 2 cores; this only stops a hung run.
 TEST_TIMEOUT ?= 14m
 
-.PHONY: all deps generate build test unit e2e demo bench fmt vet clean cluster
+.PHONY: all deps generate build test unit e2e demo bench bench-ha fmt vet clean cluster
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
-# The Open_vSwitch models are generated from the installed schema, never committed; the config
-# DB models from ours (schemas/gateway.ovsschema), likewise.
+# The Open_vSwitch and hardware_vtep models are generated from the installed schemas, never
+# committed; the config DB models from ours (schemas/gateway.ovsschema), likewise.
 generate: deps
 	@$(GO) tool modelgen -p vswitchd -o ovsdb/vswitchd $(SCHEMAS)/vswitch.ovsschema
 	@$(GO) tool modelgen -p gatewaydb -o ovsdb/configdb/gatewaydb schemas/gateway.ovsschema
+	@$(GO) tool modelgen -p hwvtep -o ovsdb/vtep/hwvtep $(SCHEMAS)/vtep.ovsschema
 
 build: generate
 	$(GO) build -o $(BIN) ./cmd/ovsgw
@@ -39,6 +40,10 @@ e2e: build
 demo: build
 	$(GO) run ./test/demo --ovsgw $(BIN) --examples examples
 
+# HA failover on a real RSTP ToR: failover time, lost pings, the ToR's own convergence.
+bench-ha: build
+	$(GO) test -run '^$$' -bench HAFailover -benchtime 1x -count 1 ./test/e2e/
+
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./openflow/
 
@@ -53,4 +58,4 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin ovsdb/vswitchd ovsdb/configdb/gatewaydb
+	rm -rf bin ovsdb/vswitchd ovsdb/configdb/gatewaydb ovsdb/vtep/hwvtep

@@ -70,7 +70,7 @@ func (c *raftCluster) endpoints() string {
 }
 
 // ovsProgram finds an OVS program, also in the sbin directories a non-login PATH lacks.
-func ovsProgram(t *testing.T, name string) string {
+func ovsProgram(t testing.TB, name string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
@@ -85,7 +85,7 @@ func ovsProgram(t *testing.T, name string) string {
 }
 
 // freeLoopbackPorts returns n TCP ports free on 127.0.0.1 right now.
-func freeLoopbackPorts(t *testing.T, n int) []int {
+func freeLoopbackPorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ports []int
 	for range n {
@@ -100,7 +100,7 @@ func freeLoopbackPorts(t *testing.T, n int) []int {
 }
 
 // mustRunTool runs a program to completion and fails the test on error.
-func mustRunTool(t *testing.T, name string, args ...string) string {
+func mustRunTool(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -111,7 +111,7 @@ func mustRunTool(t *testing.T, name string, args ...string) string {
 
 // startCluster creates and starts the cluster as scripts/cluster.sh does, with
 // child processes stopped by their pid at cleanup.
-func startCluster(t *testing.T) *raftCluster {
+func startCluster(t testing.TB) *raftCluster {
 	t.Helper()
 	testbed.Require(t)
 	schema, err := filepath.Abs("../../schemas/gateway.ovsschema")
@@ -171,7 +171,7 @@ func startCluster(t *testing.T) *raftCluster {
 }
 
 // stop ends the member by its process handle (a pidfd: a reused pid is never hit).
-func (m *raftMember) stop(t *testing.T) {
+func (m *raftMember) stop(t testing.TB) {
 	select {
 	case <-m.done:
 		return
@@ -189,7 +189,7 @@ func (m *raftMember) stop(t *testing.T) {
 
 // role is the member's Raft role as `ovs-appctl cluster/status` prints it;
 // "" when it does not answer within a second (it may be stopped).
-func (m *raftMember) role(t *testing.T) string {
+func (m *raftMember) role(t testing.TB) string {
 	out, err := exec.Command(ovsProgram(t, "ovs-appctl"), "--timeout=1", "-t", m.ctl, "cluster/status", configdb.DatabaseName).CombinedOutput()
 	if err != nil {
 		return ""
@@ -202,7 +202,7 @@ func (m *raftMember) role(t *testing.T) string {
 	return ""
 }
 
-func (c *raftCluster) leader(t *testing.T) *raftMember {
+func (c *raftCluster) leader(t testing.TB) *raftMember {
 	for _, m := range c.members {
 		if m.role(t) == "leader" {
 			return m
@@ -218,7 +218,7 @@ func ovsgwCLI(args ...string) (string, error) {
 }
 
 // writeClusterFile writes a file into the cluster's run directory.
-func writeClusterFile(t *testing.T, dir, name, yaml string) string {
+func writeClusterFile(t testing.TB, dir, name, yaml string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
@@ -229,7 +229,7 @@ func writeClusterFile(t *testing.T, dir, name, yaml string) string {
 
 // waitClientConfig waits, re-reading after each Changed signal, until the client's
 // config satisfies ok, and returns when that happened.
-func waitClientConfig(t *testing.T, c *configdb.Client, within time.Duration, what string, ok func(*model.Config) bool) time.Time {
+func waitClientConfig(t testing.TB, c *configdb.Client, within time.Duration, what string, ok func(*model.Config) bool) time.Time {
 	t.Helper()
 	deadline := time.After(within)
 	for {
@@ -259,7 +259,7 @@ func vmiMAC(cfg *model.Config, name string) string {
 // which bms1 has MAC mac, right after disrupt (nil: none); then waits until
 // the client (connected before) sees it, and until it is on the leader, a
 // new one after a disruption. It logs how long each took.
-func failover(t *testing.T, cl *raftCluster, client *configdb.Client, what, mac string, disrupt func(old *raftMember)) {
+func failover(t testing.TB, cl *raftCluster, client *configdb.Client, what, mac string, disrupt func(old *raftMember)) {
 	t.Helper()
 	old := cl.leader(t)
 	if disrupt != nil {
@@ -394,7 +394,7 @@ func TestConfigDBRaftCluster(t *testing.T) {
 	}
 }
 
-func waitUntilRole(t *testing.T, m *raftMember, role string) {
+func waitUntilRole(t testing.TB, m *raftMember, role string) {
 	t.Helper()
 	deadline := time.Now().Add(clusterReady)
 	for m.role(t) != role {

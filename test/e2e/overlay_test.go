@@ -55,7 +55,7 @@ type overlayLab struct {
 	configFile, dbCL string
 }
 
-func newOverlayLab(t *testing.T) *overlayLab {
+func newOverlayLab(t testing.TB) *overlayLab {
 	l := &overlayLab{cluster: startCluster(t), nodes: map[string]*testbed.Node{}, agents: map[string]*testbed.Agent{}}
 	l.dbCL = l.cluster.endpoints()
 	dir := t.TempDir()
@@ -90,7 +90,7 @@ func newOverlayLab(t *testing.T) *overlayLab {
 }
 
 // plug adds a VM's port to br-int with its VMI's name as iface-id, as a hypervisor would.
-func plug(t *testing.T, n *testbed.Node, port, vmi string) {
+func plug(t testing.TB, n *testbed.Node, port, vmi string) {
 	t.Helper()
 	lab.Eventually(t, 15*time.Second, "br-int created by the agent", func() error {
 		_, err := n.Vsctl("br-exists", "br-int")
@@ -100,7 +100,7 @@ func plug(t *testing.T, n *testbed.Node, port, vmi string) {
 }
 
 // apply writes a config into the cluster with the CLI, as an operator does.
-func (l *overlayLab) apply(t *testing.T, yaml string) {
+func (l *overlayLab) apply(t testing.TB, yaml string) {
 	t.Helper()
 	if err := os.WriteFile(l.configFile, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func (l *overlayLab) apply(t *testing.T, yaml string) {
 	}
 }
 
-func agentStatus(t *testing.T, a *testbed.Agent) control.Status {
+func agentStatus(t testing.TB, a *testbed.Agent) control.Status {
 	t.Helper()
 	out, err := a.CLI("status", "-o", "json")
 	if err != nil {
@@ -125,7 +125,7 @@ func agentStatus(t *testing.T, a *testbed.Agent) control.Status {
 
 // waitBindings waits until each node's agent knows each listed VMI as bound (locally, or on
 // a peer node) and has synced.
-func (l *overlayLab) waitBindings(t *testing.T, want map[string][]string) {
+func (l *overlayLab) waitBindings(t testing.TB, want map[string][]string) {
 	t.Helper()
 	for node, vmis := range want {
 		lab.Eventually(t, 30*time.Second, node+" knows where the VMIs are", func() error {
