@@ -95,6 +95,7 @@ func flowsCmd() *cobra.Command {
 
 func statusCmd() *cobra.Command {
 	var sf socketFlags
+	var noCounters bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the agent's node, gateway mode, interface budget, bindings and last errors",
@@ -104,7 +105,7 @@ func statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := c.Status(context.Background())
+			s, err := c.Status(context.Background(), !noCounters)
 			if err != nil {
 				return err
 			}
@@ -117,6 +118,7 @@ func statusCmd() *cobra.Command {
 		},
 	}
 	sf.add(cmd)
+	cmd.Flags().BoolVar(&noCounters, "no-counters", false, "skip the drop counters (they need a dump of every flow)")
 	return cmd
 }
 

@@ -13,7 +13,7 @@ import (
 )
 
 // Status implements control.Backend.
-func (a *Agent) Status(ctx context.Context) control.Status {
+func (a *Agent) Status(ctx context.Context, counters bool) control.Status {
 	a.mu.Lock()
 	s := control.Status{
 		Node:               a.conf.Hostname,
@@ -46,7 +46,7 @@ func (a *Agent) Status(ctx context.Context) control.Status {
 	}
 	conn, out := a.of, a.out
 	a.mu.Unlock()
-	if conn != nil && out != nil {
+	if counters && conn != nil && out != nil {
 		if flows, err := conn.DumpFlows(ctx, nil); err == nil {
 			s.Drops = countDrops(flows, out)
 		}

@@ -27,9 +27,13 @@ func NewClient(path string) *Client {
 }
 
 // Status fetches the agent's status.
-func (c *Client) Status(ctx context.Context) (*Status, error) {
+func (c *Client) Status(ctx context.Context, counters bool) (*Status, error) {
 	var s Status
-	return &s, c.get(ctx, "/status", &s)
+	path := "/status"
+	if !counters {
+		path += "?counters=false"
+	}
+	return &s, c.get(ctx, path, &s)
 }
 
 // Flows fetches the bridge's flows, annotated and filtered.

@@ -14,7 +14,9 @@ import (
 
 // Backend is what the agent provides to the control socket.
 type Backend interface {
-	Status(ctx context.Context) Status
+	// Status reports the agent's state; with counters it also reads the bridge's drop counters
+	// (a dump of every flow, which costs time at scale).
+	Status(ctx context.Context, counters bool) Status
 	Flows(ctx context.Context, f FlowFilter) (*Flows, error)
 }
 
@@ -38,7 +40,9 @@ func Serve(ctx context.Context, path string, b Backend) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { reply(w, b.Status(r.Context()), nil) })
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, b.Status(r.Context(), r.URL.Query().Get("counters") != "false"), nil)
+	})
 	mux.HandleFunc("GET /flows", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		f, err := b.Flows(r.Context(), FlowFilter{VMI: q.Get("vmi"), VN: q.Get("vn"), Table: q.Get("table")})

@@ -223,13 +223,7 @@ func (c *compiler) securityGroupRule(b bound, g string, r model.SecurityGroupRul
 		p, _ := netip.ParsePrefix(r.RemoteCIDR)
 		remotes = []netip.Prefix{p.Masked()}
 	case r.RemoteGroup != "":
-		for _, v := range c.in.Index.Config.VirtualMachineInterfaces {
-			if contains(v.SecurityGroups, r.RemoteGroup) {
-				for _, a := range vmiAddrs(&v, fam.v6) {
-					remotes = append(remotes, netip.PrefixFrom(a, a.BitLen()))
-				}
-			}
-		}
+		remotes = c.groupAddrs(r.RemoteGroup, fam.v6)
 		if len(remotes) == 0 {
 			return // a group with no addresses allows nothing
 		}
@@ -255,4 +249,26 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// groupAddrs lists the host prefixes of every VMI in security group g, of one family; computed
+// once per group and family, as every member's every remote-group rule asks for it.
+func (c *compiler) groupAddrs(g string, v6 bool) []netip.Prefix {
+	key := fmt.Sprintf("%s/%v", g, v6)
+	if p, ok := c.groupCache[key]; ok {
+		return p
+	}
+	var out []netip.Prefix
+	for _, v := range c.in.Index.Config.VirtualMachineInterfaces {
+		if contains(v.SecurityGroups, g) {
+			for _, a := range vmiAddrs(&v, v6) {
+				out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			}
+		}
+	}
+	if c.groupCache == nil {
+		c.groupCache = map[string][]netip.Prefix{}
+	}
+	c.groupCache[key] = out
+	return out
 }

@@ -182,9 +182,10 @@ func (c *compiler) dedupe() {
 }
 
 type compiler struct {
-	in  Input
-	out *Output
-	ids map[string]uint32
+	in         Input
+	out        *Output
+	ids        map[string]uint32
+	groupCache map[string][]netip.Prefix // security group + family → member addresses
 }
 
 // flow adds a forwarding flow.
