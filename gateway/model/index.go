@@ -89,3 +89,13 @@ func (x *Index) CheckCapacity(host string, max int) error {
 			used/InterfacesPerRemoteVMI, used, InterfacesPerRemoteVMI, max, max/InterfacesPerRemoteVMI),
 	}}
 }
+
+// VNIKnown reports whether a VN of the config has this VNI.
+func (x *Index) VNIKnown(vni uint32) bool {
+	for _, vn := range x.Config.VirtualNetworks {
+		if vn.VNI == vni {
+			return true
+		}
+	}
+	return false
+}

@@ -10,17 +10,34 @@ import (
 
 // servedVNs are the VNs with a member on this node, in config order.
 func (c *compiler) servedVNs(members []bound) []model.VirtualNetwork {
-	has := map[uint32]bool{}
-	for _, b := range members {
-		has[b.vni] = true
-	}
 	var out []model.VirtualNetwork
 	for _, vn := range c.in.Index.Config.VirtualNetworks {
-		if has[vn.VNI] {
+		if c.served[vn.VNI] {
 			out = append(out, vn)
 		}
 	}
 	return out
+}
+
+// setServed decides which VNs this node serves: those with a member here, and those whose ToR
+// switch traffic it replicates.
+func (c *compiler) setServed(members []bound) {
+	c.served = map[uint32]bool{}
+	for _, b := range members {
+		c.served[b.vni] = true
+	}
+	if c.in.TunnelPort <= 0 {
+		return
+	}
+	for _, t := range c.in.Tors {
+		if t.Replicator && t.TunnelIP.Is4() {
+			for _, vni := range t.VNIs {
+				if c.in.Index.VNIKnown(vni) {
+					c.served[vni] = true
+				}
+			}
+		}
+	}
 }
 
 // conntrack sends each VN's IP traffic through its conntrack zone, lets established and related

@@ -27,10 +27,29 @@ type Input struct {
 	TunnelPort int32
 	// Peers are the VMIs bound on other nodes, with the tunnel IP of their node.
 	Peers []Peer
+	// Tors are the VXLAN ToR switches (hardware_vtep) whose servers share VNs with this node.
+	Tors []Tor
 	// Standby names the physical interfaces on which this node is a standby gateway of its HA
 	// group: their tenant logical interfaces deliver nothing to or from the switch; only the
 	// BPDU network runs there.
 	Standby map[string]bool
+}
+
+// Tor is a ToR switch that terminates VXLAN itself: its tunnel address, the VNs its ports
+// are bound to, the MACs its servers use (as it learned them), and whether this node floods
+// its broadcast, unknown and multicast traffic into the VNs (its replication node).
+type Tor struct {
+	Name       string
+	TunnelIP   netip.Addr
+	VNIs       []uint32
+	MACs       []TorMAC
+	Replicator bool
+}
+
+// TorMAC is a server MAC a ToR switch learned, in the VN of VNI.
+type TorMAC struct {
+	VNI uint32
+	MAC net.HardwareAddr
 }
 
 // Peer is a VMI bound on another node of the overlay.
@@ -112,7 +131,7 @@ func Compile(in Input) *Output {
 	x := in.Index
 	c := &compiler{in: in, out: &Output{Names: map[Kind]map[uint32]string{
 		KindPipeline: {0: "default"}, KindVN: {}, KindVMI: {}, KindPhysicalInterface: {},
-		KindSecurityGroup: {}, KindNetworkPolicy: {}, KindNode: {},
+		KindSecurityGroup: {}, KindNetworkPolicy: {}, KindNode: {}, KindTor: {},
 	}}}
 	names := make([]string, 0, len(x.VMIs))
 	for n := range x.VMIs {
@@ -138,6 +157,7 @@ func Compile(in Input) *Output {
 	members = append(members, c.remote()...)
 	members = append(members, c.local(names)...)
 	sort.Slice(members, func(i, j int) bool { return members[i].name < members[j].name })
+	c.setServed(members)
 	c.portSecurity(members)
 	c.arpResponder(members)
 	c.conntrack(members)
@@ -186,6 +206,7 @@ type compiler struct {
 	out        *Output
 	ids        map[string]uint32
 	groupCache map[string][]netip.Prefix // security group + family → member addresses
+	served     map[uint32]bool           // VNIs this node serves (setServed)
 }
 
 // flow adds a forwarding flow.
@@ -373,9 +394,9 @@ func (c *compiler) enter(b bound) []openflow.Action {
 	}
 }
 
-// forwarding programs L2 lookup, output and the flood groups for the bound VMIs; remote are the
-// buckets that reach other nodes' members, per VNI.
-func (c *compiler) forwarding(members []bound, remote map[uint32][]openflow.Bucket) {
+// forwarding programs L2 lookup, output and the flood groups for the bound VMIs; remote holds
+// the buckets that reach other nodes and ToR switches.
+func (c *compiler) forwarding(members []bound, remote replication) {
 	byVN := map[uint32][]bound{}
 	for _, b := range members {
 		byVN[b.vni] = append(byVN[b.vni], b)
@@ -401,26 +422,37 @@ func (c *compiler) forwarding(members []bound, remote map[uint32][]openflow.Buck
 		c.flow(TableOutput, PrioOutputDefault, owner, b.id, toVMI,
 			append(append([]openflow.Action{}, tag...), openflow.Output{Port: b.ofport})...)
 	}
-	for _, vn := range c.in.Index.Config.VirtualNetworks {
-		list := byVN[vn.VNI]
-		if len(list) == 0 {
-			continue
-		}
+	for _, vn := range c.servedVNs(members) {
 		local := openflow.Group{ID: LocalFloodGroupID(vn.VNI), Type: openflow.GroupAll}
-		for _, b := range list {
+		for _, b := range byVN[vn.VNI] {
 			local.Buckets = append(local.Buckets, openflow.Bucket{Actions: []openflow.Action{
 				openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.Resubmit{Table: TableIngressACL},
 			}})
 		}
+		nodes, tors := remote.nodes[vn.VNI], remote.tors[vn.VNI]
 		full := openflow.Group{ID: FloodGroupID(vn.VNI), Type: openflow.GroupAll,
-			Buckets: append(append([]openflow.Bucket{}, local.Buckets...), remote[vn.VNI]...)}
+			Buckets: concat(local.Buckets, nodes, tors)}
 		owner := Owner{KindVN, vn.Name}
 		c.out.Groups = append(c.out.Groups, GroupEntry{Group: full, Owner: owner})
 		inVN := openflow.Match{}.WithUint(RegVN, uint64(vn.VNI))
 		c.flow(TableL2Lookup, PrioFlood, owner, vn.VNI, inVN, openflow.GroupAction{ID: full.ID})
-		if c.in.TunnelPort > 0 {
-			c.out.Groups = append(c.out.Groups, GroupEntry{Group: local, Owner: owner})
-			c.flow(TableL2Lookup, PrioFloodLocal, owner, vn.VNI, inVN.WithUint(RegFromTunnel, 1), openflow.GroupAction{ID: local.ID})
+		if c.in.TunnelPort <= 0 {
+			continue
+		}
+		c.out.Groups = append(c.out.Groups, GroupEntry{Group: local, Owner: owner})
+		c.flow(TableL2Lookup, PrioFloodLocal, owner, vn.VNI, inVN.WithUint(RegFromTunnel, FromNode), openflow.GroupAction{ID: local.ID})
+		if remote.replicates[vn.VNI] {
+			rep := openflow.Group{ID: TorFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local.Buckets, nodes)}
+			c.out.Groups = append(c.out.Groups, GroupEntry{Group: rep, Owner: owner})
+			c.flow(TableL2Lookup, PrioFloodTor, owner, vn.VNI, inVN.WithUint(RegFromTunnel, FromTor), openflow.GroupAction{ID: rep.ID})
 		}
 	}
+}
+
+func concat(lists ...[]openflow.Bucket) []openflow.Bucket {
+	var out []openflow.Bucket
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
 }

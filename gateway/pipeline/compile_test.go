@@ -3,6 +3,7 @@ package pipeline
 import (
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -32,6 +33,14 @@ var gw1Ports = []Port{
 	{Name: "vm1p", OFPort: 5, IfaceID: "vm1"},
 	{Name: "vm2p", OFPort: 6, IfaceID: "vm2"},
 	{Name: "mgmt0", OFPort: 9},
+}
+
+func mustMAC(s string) net.HardwareAddr {
+	m, err := net.ParseMAC(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
 }
 
 // haPeers: gw2 has the BPDU VMI bound too (it is in the group); vm1 is on compute3.
@@ -104,6 +113,15 @@ func TestGolden(t *testing.T) {
 				{VMI: "vm-elsewhere", Node: "compute3", TunnelIP: netip.MustParseAddr("192.168.50.3")},
 				{VMI: "vm1", Node: "compute3", TunnelIP: netip.MustParseAddr("192.168.50.3")}, // bound here too: local wins
 			}}},
+		{"ToR switches: learned MACs into the tunnel, floods to switches, replication of a switch's BUM", "gw1-tor.golden",
+			Input{Index: x, Host: "gw1", GatewayMode: true, Ports: gw1Ports, TunnelPort: 10, Peers: []Peer{
+				{VMI: "far1", Node: "gw2", TunnelIP: netip.MustParseAddr("192.168.50.2")}},
+				Tors: []Tor{
+					{Name: "tor1", TunnelIP: netip.MustParseAddr("192.168.50.9"), VNIs: []uint32{5001, 7777}, Replicator: true,
+						MACs: []TorMAC{{VNI: 5001, MAC: mustMAC("02:00:00:00:09:01")}, {VNI: 7777, MAC: mustMAC("02:00:00:00:09:02")}}},
+					{Name: "tor2", TunnelIP: netip.MustParseAddr("192.168.50.10"), VNIs: []uint32{5002},
+						MACs: []TorMAC{{VNI: 5002, MAC: mustMAC("02:00:00:00:0a:01")}}},
+				}}},
 		{"HA, active gateway: BPDUs flooded to the group, bms1 served", "ha-active.golden",
 			Input{Index: loadIndex(t, "ha.yaml"), Host: "gw1", GatewayMode: true, Ports: gw1Ports[:1], TunnelPort: 10, Peers: haPeers}},
 		{"HA, standby gateway: BPDUs flooded, bms1 neither delivered nor accepted", "ha-standby.golden",

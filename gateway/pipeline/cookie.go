@@ -30,6 +30,7 @@ const (
 	KindSecurityGroup     Kind = 5
 	KindNetworkPolicy     Kind = 6
 	KindNode              Kind = 7 // another node of the overlay
+	KindTor               Kind = 8 // a VXLAN ToR switch (hardware_vtep)
 )
 
 func (k Kind) String() string {
@@ -48,6 +49,8 @@ func (k Kind) String() string {
 		return "network-policy"
 	case KindNode:
 		return "node"
+	case KindTor:
+		return "tor-switch"
 	}
 	return fmt.Sprintf("kind%d", uint8(k))
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 
 	"github.com/ovsgw/ovsgw/gateway/model"
@@ -12,17 +13,18 @@ import (
 // (VNI in tun_id, the peer node's address in tun_dst): frames from the overlay enter the VN of
 // their VNI; frames for a VMI on another node go into the tunnel to that node; a VN's
 // broadcast, multicast and unknown unicast are replicated to every other node with a member
-// of the VN (head-end replication). It returns those replication buckets per VNI.
-func (c *compiler) overlay(members []bound) map[uint32][]openflow.Bucket {
+// of the VN (head-end replication), and to every ToR switch bound to it. It returns those
+// replication buckets per VNI.
+func (c *compiler) overlay(members []bound) replication {
 	port := c.in.TunnelPort
 	if port <= 0 {
-		return nil
+		return replication{}
 	}
 	x := c.in.Index
-	served := map[uint32]bool{}
+	served := c.served
 	local := map[string]bool{}
 	for _, b := range members {
-		served[b.vni], local[b.name] = true, true
+		local[b.name] = true
 	}
 	fromTunnel := openflow.Match{}.WithUint(openflow.FieldInPort, uint64(port))
 	c.drop(TableClassify, PrioTunnelMiss, pipelineOwner, DropUnknownVNI, 0, fromTunnel)
@@ -61,11 +63,11 @@ func (c *compiler) overlay(members []bound) map[uint32][]openflow.Bucket {
 				openflow.SetUint(RegDstVMI, uint64(id)), openflow.GotoTable{Table: TableIngressACL})
 		}
 		c.flow(TableOutput, PrioOutputDefault, owner, id, openflow.Match{}.WithUint(RegDstVMI, uint64(id)),
-			toNode(vn.VNI, p, uint32(port))...)
+			toNode(vn.VNI, p.TunnelIP, uint32(port))...)
 		c.out.Bindings = append(c.out.Bindings, Binding{VMI: p.VMI, VN: v.Network, Kind: BindingPeer,
 			Node: p.Node, Port: fmt.Sprintf("tunnel to %s", p.TunnelIP), Bound: true})
 	}
-	buckets := map[uint32][]openflow.Bucket{}
+	rep := replication{nodes: map[uint32][]openflow.Bucket{}, tors: map[uint32][]openflow.Bucket{}, replicates: map[uint32]bool{}}
 	for vni, byNode := range nodes {
 		names := make([]string, 0, len(byNode))
 		for n := range byNode {
@@ -73,17 +75,66 @@ func (c *compiler) overlay(members []bound) map[uint32][]openflow.Bucket {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			buckets[vni] = append(buckets[vni], openflow.Bucket{Actions: toNode(vni, byNode[n], uint32(port))})
+			rep.nodes[vni] = append(rep.nodes[vni], openflow.Bucket{Actions: toNode(vni, byNode[n].TunnelIP, uint32(port))})
 		}
 	}
-	return buckets
+	c.tors(port, rep)
+	return rep
 }
 
-// toNode sends a frame of VN vni into the tunnel to p's node.
-func toNode(vni uint32, p Peer, port uint32) []openflow.Action {
+// replication holds, per VNI, the flood buckets toward other nodes and toward ToR switches,
+// and whether this node replicates a switch's BUM traffic of that VN.
+type replication struct {
+	nodes, tors map[uint32][]openflow.Bucket
+	replicates  map[uint32]bool
+}
+
+// tors connects the served VNs to ToR switches: the MACs a switch learned go into the tunnel to
+// it; a VN's floods reach every switch bound to it; and on a switch's replication node its
+// BUM traffic (sent here, its unknown-dst locator) is flooded to local members and the nodes.
+func (c *compiler) tors(port int32, rep replication) {
+	tors := append([]Tor(nil), c.in.Tors...)
+	sort.Slice(tors, func(i, j int) bool { return tors[i].Name < tors[j].Name })
+	for _, t := range tors {
+		if !t.TunnelIP.Is4() {
+			continue
+		}
+		id := nameID(t.Name)
+		c.out.Names[KindTor][id] = t.Name
+		owner := Owner{KindTor, t.Name}
+		for _, vni := range t.VNIs {
+			if !c.served[vni] {
+				continue
+			}
+			rep.tors[vni] = append(rep.tors[vni], openflow.Bucket{Actions: toNode(vni, t.TunnelIP, uint32(port))})
+			if t.Replicator {
+				rep.replicates[vni] = true
+				c.flow(TableClassify, PrioTunnelTor, owner, id, openflow.Match{}.WithUint(openflow.FieldInPort, uint64(port)).
+					WithUint(openflow.FieldTunID, uint64(vni)).With(openflow.FieldTunIPv4Src, t.TunnelIP.AsSlice()),
+					openflow.SetUint(RegVN, uint64(vni)), openflow.SetUint(RegFromTunnel, FromTor), openflow.GotoTable{Table: TablePortSecurity})
+			}
+		}
+		for _, m := range t.MACs {
+			if !c.served[m.VNI] {
+				continue
+			}
+			// A server's MAC gets an id of its own, so that it passes ingress ACL and conntrack
+			// commit like any destination, and leaves through the output table.
+			mid := nameID("tor/" + t.Name + "/" + m.MAC.String())
+			c.flow(TableL2Lookup, PrioKnownMAC, owner, id,
+				openflow.Match{}.WithUint(RegVN, uint64(m.VNI)).With(openflow.FieldEthDst, m.MAC),
+				openflow.SetUint(RegDstVMI, uint64(mid)), openflow.GotoTable{Table: TableIngressACL})
+			c.flow(TableOutput, PrioOutputDefault, owner, id, openflow.Match{}.WithUint(RegDstVMI, uint64(mid)),
+				toNode(m.VNI, t.TunnelIP, uint32(port))...)
+		}
+	}
+}
+
+// toNode sends a frame of VN vni into the tunnel to the node (or switch) at ip.
+func toNode(vni uint32, ip netip.Addr, port uint32) []openflow.Action {
 	return []openflow.Action{
 		openflow.SetUint(openflow.FieldTunID, uint64(vni)),
-		openflow.SetField{Field: openflow.FieldTunIPv4Dst, Value: p.TunnelIP.AsSlice()},
+		openflow.SetField{Field: openflow.FieldTunIPv4Dst, Value: ip.AsSlice()},
 		openflow.Output{Port: port},
 	}
 }

@@ -58,7 +58,13 @@ var (
 	RegVN          = openflow.Reg(1) // VNI of the frame's virtual network
 	RegDstVMI      = openflow.Reg(2) // id of the VMI the frame goes to
 	RegEstablished = openflow.Reg(3) // 1: conntrack knows the connection; ACLs are skipped
-	RegFromTunnel  = openflow.Reg(4) // 1: the frame came from another node through the overlay
+	RegFromTunnel  = openflow.Reg(4) // FromNode or FromTor: the frame came through the overlay
+)
+
+// Values of RegFromTunnel.
+const (
+	FromNode = 1 // from another ovsgw node: flood to local members only
+	FromTor  = 2 // from a ToR switch this node replicates for: flood to local members and nodes
 )
 
 // Priorities, per table. Higher wins; values leave room for later stages.
@@ -68,6 +74,7 @@ const (
 	PrioGatewayVLAN     uint16 = 200 // classify: gateway port + VLAN of a logical interface
 	PrioLocalPort       uint16 = 100 // classify: a local VM's port
 	PrioGatewayPortMiss uint16 = 10  // classify: a gateway port's untagged or unknown-VLAN frame
+	PrioTunnelTor       uint16 = 110 // classify: the VXLAN port + a VNI, from a ToR this node replicates for
 	PrioTunnelVNI       uint16 = 100 // classify: the VXLAN port + a VNI served here
 	PrioTunnelMiss      uint16 = 10  // classify: the VXLAN port, any other VNI
 
@@ -95,6 +102,7 @@ const (
 	PrioCTCommit uint16 = 100 // ct-commit: a new connection of a VN
 
 	PrioKnownMAC   uint16 = 100 // l2-lookup: destination MAC of a bound VMI
+	PrioFloodTor   uint16 = 12  // l2-lookup: from a ToR switch: flood to local members and nodes
 	PrioFloodLocal uint16 = 11  // l2-lookup: from the overlay: flood to local members only
 	PrioFlood      uint16 = 10  // l2-lookup: broadcast, multicast, unknown unicast
 
@@ -111,8 +119,13 @@ const (
 const (
 	FloodGroupBase      uint32 = 0x40000000
 	LocalFloodGroupBase uint32 = 0x41000000
-	floodGroupMask      uint32 = 0xfe000000
+	TorFloodGroupBase   uint32 = 0x42000000
+	floodGroupMask      uint32 = 0xfc000000
 )
+
+// TorFloodGroupID is the group that floods a ToR switch's BUM traffic of the VN with this VNI
+// to local members and other nodes (not back to switches).
+func TorFloodGroupID(vni uint32) uint32 { return TorFloodGroupBase | vni }
 
 // FloodGroupID is the full flood group of the VN with this VNI.
 func FloodGroupID(vni uint32) uint32 { return FloodGroupBase | vni }
