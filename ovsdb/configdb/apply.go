@@ -35,10 +35,11 @@ const (
 	KindVirtualMachineInterface Kind = "virtual-machine-interface"
 	KindSecurityGroup           Kind = "security-group"
 	KindNetworkPolicy           Kind = "network-policy"
+	KindTorSwitch               Kind = "tor-switch" // its bindings are part of it
 )
 
 var kindOrder = []Kind{KindVirtualNetwork, KindPhysicalRouter, KindPhysicalInterface, KindLogicalInterface,
-	KindVirtualMachineInterface, KindSecurityGroup, KindNetworkPolicy}
+	KindVirtualMachineInterface, KindSecurityGroup, KindNetworkPolicy, KindTorSwitch}
 
 // Change is one config object Apply adds, removes or changes.
 type Change struct {
@@ -213,6 +214,7 @@ func (p *planner) config(s *snapshot, want configRows) *Summary {
 	rules(sum, KindNetworkPolicy, syncRows(p, s.npRules, want.npRules, func(r *gatewaydb.NetworkPolicyRule) string {
 		return r.NetworkPolicy + "/" + strconv.Itoa(r.Position)
 	}))
+	p.torConfig(sum, s, want)
 	sum.sort()
 	return sum
 }

@@ -38,15 +38,17 @@ func (c *Client) Generation() (int, error) {
 
 // configRows is a config as the rows of the config tables (UUIDs empty).
 type configRows struct {
-	vns     []gatewaydb.VirtualNetwork
-	prs     []gatewaydb.PhysicalRouter
-	pis     []gatewaydb.PhysicalInterface
-	lis     []gatewaydb.LogicalInterface
-	vmis    []gatewaydb.VirtualMachineInterface
-	sgs     []gatewaydb.SecurityGroup
-	sgRules []gatewaydb.SecurityGroupRule
-	nps     []gatewaydb.NetworkPolicy
-	npRules []gatewaydb.NetworkPolicyRule
+	vns         []gatewaydb.VirtualNetwork
+	prs         []gatewaydb.PhysicalRouter
+	pis         []gatewaydb.PhysicalInterface
+	lis         []gatewaydb.LogicalInterface
+	vmis        []gatewaydb.VirtualMachineInterface
+	sgs         []gatewaydb.SecurityGroup
+	sgRules     []gatewaydb.SecurityGroupRule
+	nps         []gatewaydb.NetworkPolicy
+	npRules     []gatewaydb.NetworkPolicyRule
+	tors        []gatewaydb.TorSwitch
+	torBindings []gatewaydb.TorBinding
 }
 
 // toRows maps a (validated) config to rows.
@@ -104,6 +106,7 @@ func toRows(c *model.Config) configRows {
 				SourcePorts: x.SourcePorts, DestinationPorts: x.DestinationPorts})
 		}
 	}
+	r.tors, r.torBindings = torRows(c)
 	return r
 }
 
@@ -200,6 +203,7 @@ func (s *snapshot) config() *model.Config {
 	for _, p := range nps {
 		c.NetworkPolicies = append(c.NetworkPolicies, *p)
 	}
+	c.TorSwitches = s.torSwitches()
 	Normalize(c)
 	return c
 }
@@ -265,6 +269,7 @@ func Normalize(c *model.Config) {
 	c.VirtualMachineInterfaces = nilIfEmpty(c.VirtualMachineInterfaces)
 	c.SecurityGroups = nilIfEmpty(c.SecurityGroups)
 	c.NetworkPolicies = nilIfEmpty(c.NetworkPolicies)
+	normalizeTors(c)
 }
 
 func set(s []string) []string {

@@ -19,7 +19,9 @@
 //     interleave unseen: the second one fails and nothing of it is written.
 //     Writers other than ovsgw must bump it too.
 //   - State the agents publish: one Node row per node with a heartbeat, one
-//     Binding row per VMI binding (see [NodeState], [BindingState]).
+//     Binding row per VMI binding (see [NodeState], [BindingState]); for each
+//     ToR switch, from the agent managing it, one Tor_State row and one Tor_MAC
+//     row per MAC the switch learned (see [TorState], [TorMACState]).
 //
 // A [Client] is given every cluster member and talks only to the leader
 // (libovsdb's WithLeaderOnly): a follower serves its own, possibly lagging,

@@ -16,6 +16,8 @@ type View struct {
 	Config     *gwmodel.Config
 	Nodes      []NodeState
 	Bindings   []BindingState
+	TorStates  []TorState    // published by the agents managing switches
+	TorMACs    []TorMACState // MACs the switches learned
 }
 
 // View reads a consistent View from the cache.
@@ -24,7 +26,8 @@ func (c *Client) View() (*View, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &View{Generation: s.generation(), Config: s.config(), Nodes: s.nodeStates(), Bindings: s.bindingStates()}, nil
+	return &View{Generation: s.generation(), Config: s.config(), Nodes: s.nodeStates(), Bindings: s.bindingStates(),
+		TorStates: s.torStateList(), TorMACs: s.torMACList()}, nil
 }
 
 // Write prints the view for operators: every node with its tunnel IP,
@@ -75,6 +78,7 @@ func (v *View) Write(w io.Writer, now time.Time, staleAfter time.Duration) error
 			delete(bound, b.VMI)
 		}
 	}
+	v.writeTors(tw)
 	return tw.Flush()
 }
 

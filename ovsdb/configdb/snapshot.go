@@ -27,6 +27,11 @@ type snapshot struct {
 	npRules  []gatewaydb.NetworkPolicyRule
 	nodes    []gatewaydb.Node
 	bindings []gatewaydb.Binding
+	// ToR switches: config (tors, torBindings) and what managing agents publish.
+	tors        []gatewaydb.TorSwitch
+	torBindings []gatewaydb.TorBinding
+	torStates   []gatewaydb.TorState
+	torMACs     []gatewaydb.TorMAC
 }
 
 // generation is the config generation the snapshot shows (0: never applied).
@@ -79,6 +84,10 @@ func (c *Client) readOnce(ctx context.Context) (*snapshot, error) {
 		list(ctx, ovs, gatewaydb.NetworkPolicyRuleTable, &s.npRules),
 		list(ctx, ovs, gatewaydb.NodeTable, &s.nodes),
 		list(ctx, ovs, gatewaydb.BindingTable, &s.bindings),
+		list(ctx, ovs, gatewaydb.TorSwitchTable, &s.tors),
+		list(ctx, ovs, gatewaydb.TorBindingTable, &s.torBindings),
+		list(ctx, ovs, gatewaydb.TorStateTable, &s.torStates),
+		list(ctx, ovs, gatewaydb.TorMACTable, &s.torMACs),
 	)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,247 @@
+package tor
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ovsgw/ovsgw/gateway/model"
+	"github.com/ovsgw/ovsgw/ovsdb/vtep"
+)
+
+var log = logrus.WithField("component", "tor")
+
+// cleanupTimeout bounds the best-effort removal of ovsgw's rows from a switch that left the
+// config: reaching it and one transaction; a switch that does not answer keeps its rows.
+const cleanupTimeout = 15 * time.Second
+
+// Switches keeps the database clients of the switches one node manages (TorSwitch.Manager() ==
+// the node) and syncs them. It is what the agent drives: Configure with each config put in force,
+// Sync whenever an input changed (config, bindings, node tunnel IPs, learned MACs, or Changed),
+// then publish Statuses and Learned. Safe for concurrent use.
+type Switches struct {
+	node    string
+	changed chan struct{} // one slot: some switch's database changed or (re)connected
+
+	mu      sync.Mutex
+	clients map[string]*managed // by switch name
+	notices map[string][]string // the last Sync's notices per switch
+}
+
+type managed struct {
+	sw   model.TorSwitch
+	c    *vtep.Client
+	stop chan struct{}
+}
+
+// NewSwitches returns an empty set for node.
+func NewSwitches(node string) *Switches {
+	return &Switches{node: node, changed: make(chan struct{}, 1), clients: map[string]*managed{}, notices: map[string][]string{}}
+}
+
+// Changed receives after any managed switch's database changed (a MAC learned, a row changed by
+// someone) or its client (re)connected; coalesced into one slot. Sync after each receive.
+func (s *Switches) Changed() <-chan struct{} { return s.changed }
+
+// Configure opens a client for every switch of c that this node manages, closes the others, and
+// reopens a switch whose endpoint or SSL files changed. A switch that left the config has ovsgw's
+// rows removed (best effort, in the background) before its client closes; one now managed by
+// another node is simply let go, its rows left for the new manager to adopt. It returns the
+// switches it could not open (bad SSL files), by name; those are retried at the next Configure.
+func (s *Switches) Configure(c *model.Config) map[string]error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	errs := map[string]error{}
+	want := map[string]model.TorSwitch{}
+	inConfig := map[string]bool{}
+	for _, sw := range c.TorSwitches {
+		inConfig[sw.Name] = true
+		if sw.Manager() == s.node {
+			want[sw.Name] = sw
+		}
+	}
+	for name, m := range s.clients {
+		w, ok := want[name]
+		if ok && sameEndpoint(w, m.sw) {
+			m.sw = w
+			continue
+		}
+		delete(s.clients, name)
+		delete(s.notices, name)
+		close(m.stop)
+		if !inConfig[name] {
+			go cleanup(m.c)
+		} else {
+			m.c.Close()
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		if s.clients[name] != nil {
+			continue
+		}
+		sw := want[name]
+		opts := vtep.Options{Endpoint: sw.Endpoint, Switch: sw.Name}
+		if sw.SSL != nil {
+			opts.PrivateKey, opts.Certificate, opts.CACert = sw.SSL.PrivateKey, sw.SSL.Certificate, sw.SSL.CACert
+		}
+		client, err := vtep.New(opts)
+		if err != nil {
+			errs[name] = err
+			continue
+		}
+		m := &managed{sw: sw, c: client, stop: make(chan struct{})}
+		s.clients[name] = m
+		go s.forward(m)
+		log.WithFields(logrus.Fields{"switch": name, "endpoint": sw.Endpoint}).Info("managing ToR switch")
+	}
+	return errs
+}
+
+func sameEndpoint(a, b model.TorSwitch) bool {
+	return a.Endpoint == b.Endpoint && (a.SSL == nil) == (b.SSL == nil) && (a.SSL == nil || *a.SSL == *b.SSL)
+}
+
+// forward relays one client's Changed to the set's.
+func (s *Switches) forward(m *managed) {
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.c.Changed():
+			select {
+			case s.changed <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// cleanup removes ovsgw's rows from a switch that left the config, then closes its client.
+func cleanup(c *vtep.Client) {
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	l := log.WithField("switch", c.Switch())
+	if err := c.WaitConnected(ctx); err != nil {
+		l.WithError(err).Warn("switch left the config but cannot be reached: ovsgw's rows stay on it")
+		return
+	}
+	if _, err := c.Sync(ctx, vtep.Desired{}); err != nil {
+		l.WithError(err).Warn("switch left the config: could not remove ovsgw's rows")
+		return
+	}
+	l.Info("switch left the config: ovsgw's rows removed")
+}
+
+// SyncInput is what Sync computes every managed switch's Desired from.
+type SyncInput struct {
+	Index     *model.Index
+	Locations []Location
+	// NodeTunnelIPs are the nodes' tunnel addresses (config DB Node rows); a switch's
+	// replication node is looked up here.
+	NodeTunnelIPs map[string]netip.Addr
+	Learned       []LearnedMAC // every switch's learned MACs, as published
+}
+
+// Sync brings every managed switch that is connected to its Desired; a switch not connected is
+// skipped (its client fires Changed once it connects). It returns the errors by switch.
+func (s *Switches) Sync(ctx context.Context, in SyncInput) map[string]error {
+	s.mu.Lock()
+	list := slices.Collect(maps.Values(s.clients))
+	s.mu.Unlock()
+	errs := map[string]error{}
+	for _, m := range list {
+		if !m.c.Connected() {
+			continue
+		}
+		out := Desired(Input{Index: in.Index, Switch: &m.sw, Locations: in.Locations,
+			ReplicationTunnelIP: in.NodeTunnelIPs[m.sw.ReplicationNode], Learned: in.Learned})
+		res, err := m.c.Sync(ctx, out.Desired)
+		s.mu.Lock()
+		s.notices[m.sw.Name] = out.Notices
+		s.mu.Unlock()
+		l := log.WithField("switch", m.sw.Name)
+		if err != nil {
+			errs[m.sw.Name] = err
+			l.WithError(err).Warn("ToR switch sync failed")
+			continue
+		}
+		if !res.Empty() {
+			l.WithField("changes", res.Counts()).Info("ToR switch synced")
+		}
+		for _, p := range res.Problems {
+			l.Warn(p)
+		}
+	}
+	return errs
+}
+
+// Statuses reports every managed switch, sorted by name; the Desired's notices (an unknown
+// replication node tunnel IP, say) join its problems.
+func (s *Switches) Statuses() []vtep.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []vtep.Status
+	for _, name := range slices.Sorted(maps.Keys(s.clients)) {
+		st := s.clients[name].c.Status()
+		st.Problems = append(st.Problems, s.notices[name]...)
+		out = append(out, st)
+	}
+	return out
+}
+
+// Learned returns, per managed switch, the MACs it learned in ovsgw's logical switches, to
+// publish (config DB Tor_MAC rows) so that every node can send frames for them to the switch.
+// A switch not connected is left out: the last published list stands until it is back.
+func (s *Switches) Learned() map[string][]LearnedMAC {
+	s.mu.Lock()
+	list := slices.Collect(maps.Values(s.clients))
+	s.mu.Unlock()
+	out := map[string][]LearnedMAC{}
+	for _, m := range list {
+		if !m.c.Connected() {
+			continue
+		}
+		macs := []LearnedMAC{}
+		for _, l := range m.c.LocalMACs() {
+			ip, err := netip.ParseAddr(l.Locator)
+			if err != nil {
+				continue
+			}
+			macs = append(macs, LearnedMAC{Switch: m.sw.Name, VNI: l.VNI, MAC: l.MAC, IP: l.IP, TunnelIP: ip})
+		}
+		out[m.sw.Name] = macs
+	}
+	return out
+}
+
+// Managed reports whether node manages switch name now.
+func (s *Switches) Managed(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clients[name] != nil
+}
+
+// Close closes every client (rows stay on the switches).
+func (s *Switches) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, m := range s.clients {
+		close(m.stop)
+		m.c.Close()
+		delete(s.clients, name)
+	}
+}
+
+// String names the node and its switches, for logs.
+func (s *Switches) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("%s manages %v", s.node, slices.Sorted(maps.Keys(s.clients)))
+}

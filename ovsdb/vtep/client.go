@@ -1,0 +1,488 @@
+package vtep
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/go-logr/logr"
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
+	"github.com/sirupsen/logrus"
+
+	"github.com/ovsgw/ovsgw/ovsdb/vtep/hwvtep"
+)
+
+// DatabaseName is the name of the database in vtep.ovsschema.
+const DatabaseName = "hardware_vtep"
+
+// Timing. As in package ovsdb, none of these are protocol numbers; each bounds a wait so that a
+// dead or hung switch turns into an error and a retry instead of a hang.
+const (
+	// dialTimeout bounds one connection attempt (dial, TLS, list_dbs, get_schema, monitor with
+	// the initial dump). A switch's database is small; thousands of MACs dump in well under a
+	// second, 10 s leaves room for a slow switch CPU.
+	dialTimeout = 10 * time.Second
+	// transactTimeout bounds one transaction; a switch's ovsdb-server commits in milliseconds.
+	transactTimeout = 10 * time.Second
+	// retryMaxInterval caps the backoff between connection attempts (first connection and
+	// libovsdb's reconnects): a restarted ovsdb-server is back within seconds, and 5 s keeps the
+	// gap after it returns short, as in package ovsdb.
+	retryMaxInterval = 5 * time.Second
+	// inactivityProbe: after this long without a message from the switch, libovsdb sends an echo
+	// and reconnects if none comes back within as long. A switch reached over a network may go
+	// away without a FIN or RST (power loss, partition); ovsdb-server probes its own clients
+	// every 5 s, so a live server is rarely silent for long. libovsdb wants it above dialTimeout.
+	inactivityProbe = 15 * time.Second
+	// connectedPoll is how often the connection state is sampled to report reconnects (libovsdb
+	// has no reconnect callback); the backoff's first interval (cenkalti/backoff's default 500 ms).
+	connectedPoll = 500 * time.Millisecond
+	// cacheSyncTimeout bounds the wait for a committed transaction to come back through the
+	// monitor into the cache (normally milliseconds).
+	cacheSyncTimeout = 5 * time.Second
+	// stableReadAttempts bounds the re-reads of the cache while updates keep landing (see
+	// snapshot); a read takes microseconds per hundred rows.
+	stableReadAttempts = 20
+)
+
+// ErrNotConnected is returned by Sync while the client has no session with the switch.
+var ErrNotConnected = errors.New("not connected to the switch's OVSDB")
+
+var baseLog = logrus.WithField("component", "vtep")
+
+// Options say which switch to serve and how to reach its database.
+type Options struct {
+	// Endpoint is the database: "tcp:HOST:PORT", "ssl:HOST:PORT" or "unix:PATH".
+	Endpoint string
+	// Switch is the Physical_Switch's name; bindings name ports of this switch.
+	Switch string
+	// PrivateKey, Certificate and CACert are PEM files, needed by an ssl: endpoint. As Open
+	// vSwitch does, the switch's certificate must be signed by CACert; its name is not checked
+	// (OVS PKI certificates name a switch, not a host).
+	PrivateKey, Certificate, CACert string
+}
+
+// Client keeps one switch's hardware_vtep database in a monitored cache and writes ovsgw's rows
+// there. Its methods are safe for concurrent use.
+type Client struct {
+	opts    Options
+	log     *logrus.Entry
+	tls     *tls.Config // nil unless ssl:
+	backoff *closableBackOff
+	changed chan struct{} // one slot: coalesced "cache moved" signal
+	stop    chan struct{}
+	done    chan struct{}
+
+	closeOnce sync.Once
+	syncMu    sync.Mutex // serialises Sync: plan, transact, wait for cache
+
+	mu       sync.Mutex
+	ovs      client.Client // nil until the first connection succeeded
+	desired  *Desired      // what the last Sync wanted
+	lastSync *time.Time
+	syncErr  string
+	problems []string
+
+	updMu   sync.Mutex
+	updated chan struct{} // closed and replaced on each cache event; internal waits
+
+	// connected is the connection state as last sampled (see Connected).
+	connected atomic.Bool
+
+	transactions atomic.Int64 // transactions sent, for tests
+}
+
+// New checks opts and starts connecting in the background; it does not wait for the switch.
+// The client retries the first connection, and reconnects after any loss, forever, until Close.
+func New(opts Options) (*Client, error) {
+	what := fmt.Sprintf("switch %q", opts.Switch)
+	if opts.Switch == "" {
+		return nil, errors.New("vtep client: no switch name")
+	}
+	c := &Client{
+		opts:    opts,
+		log:     baseLog.WithFields(logrus.Fields{"switch": opts.Switch, "endpoint": opts.Endpoint}),
+		changed: make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		updated: make(chan struct{}),
+	}
+	switch {
+	case strings.HasPrefix(opts.Endpoint, "tcp:"), strings.HasPrefix(opts.Endpoint, "unix:"):
+	case strings.HasPrefix(opts.Endpoint, "ssl:"):
+		cfg, err := tlsConfig(opts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		c.tls = cfg
+	default:
+		return nil, fmt.Errorf("%s: endpoint %q: want tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH", what, opts.Endpoint)
+	}
+	exp := backoff.NewExponentialBackOff()
+	exp.MaxInterval = retryMaxInterval
+	// libovsdb panics when its reconnect backoff gives up (the default gives up after 15
+	// minutes), so never give up.
+	exp.MaxElapsedTime = 0
+	c.backoff = &closableBackOff{BackOff: exp}
+	go c.run()
+	return c, nil
+}
+
+// tlsConfig loads the key pair and the CA of an ssl: endpoint. Verification follows Open
+// vSwitch's stream-ssl: the peer's chain must lead to the CA; host names are not compared.
+func tlsConfig(opts Options) (*tls.Config, error) {
+	if opts.PrivateKey == "" || opts.Certificate == "" || opts.CACert == "" {
+		return nil, errors.New("an ssl: endpoint needs a private key, a certificate and a CA certificate")
+	}
+	pair, err := tls.LoadX509KeyPair(opts.Certificate, opts.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("load certificate %s and key %s: %w", opts.Certificate, opts.PrivateKey, err)
+	}
+	caPEM, err := os.ReadFile(opts.CACert)
+	if err != nil {
+		return nil, fmt.Errorf("read CA certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("CA certificate %s: no PEM certificate in it", opts.CACert)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{pair},
+		MinVersion:   tls.VersionTLS12,
+		// The chain is verified below, without the host name check.
+		InsecureSkipVerify: true, //nolint:gosec // verified in VerifyPeerCertificate
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return errors.New("the switch sent no certificate")
+			}
+			certs := make([]*x509.Certificate, len(raw))
+			for i, r := range raw {
+				c, err := x509.ParseCertificate(r)
+				if err != nil {
+					return fmt.Errorf("the switch's certificate: %w", err)
+				}
+				certs[i] = c
+			}
+			inter := x509.NewCertPool()
+			for _, c := range certs[1:] {
+				inter.AddCert(c)
+			}
+			_, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter,
+				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+			return err
+		},
+	}, nil
+}
+
+// run makes the first connection, retrying forever, then reports reconnects on Changed.
+func (c *Client) run() {
+	defer close(c.done)
+	bo := backoff.NewExponentialBackOff()
+	bo.MaxInterval, bo.MaxElapsedTime = retryMaxInterval, 0
+	warned := false
+	for {
+		ovs, err := c.dial()
+		if err == nil {
+			c.mu.Lock()
+			c.ovs = ovs
+			c.mu.Unlock()
+			break
+		}
+		if !warned {
+			c.log.WithError(err).Warn("cannot reach the switch's OVSDB; retrying")
+			warned = true
+		} else {
+			c.log.WithError(err).Debug("cannot reach the switch's OVSDB; retrying")
+		}
+		select {
+		case <-c.stop:
+			return
+		case <-time.After(bo.NextBackOff()):
+		}
+	}
+	c.log.Info("connected to the switch's OVSDB")
+	c.connected.Store(true)
+	c.notify()
+	c.broadcast()
+	c.watchConnection()
+}
+
+// dial makes one libovsdb client, connects it and starts the monitor. libovsdb reconnects it
+// from then on and re-subscribes the monitor.
+func (c *Client) dial() (client.Client, error) {
+	dbModel, err := clientModel()
+	if err != nil {
+		return nil, err
+	}
+	logger := logr.New(logrusSink{entry: c.log.WithField("lib", "libovsdb")})
+	opts := []client.Option{client.WithEndpoint(c.opts.Endpoint),
+		client.WithInactivityCheck(inactivityProbe, dialTimeout, c.backoff), client.WithLogger(&logger)}
+	if c.tls != nil {
+		opts = append(opts, client.WithTLSConfig(c.tls))
+	}
+	ovs, err := client.NewOVSDBClient(dbModel, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create OVSDB client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	defer cancel()
+	go func() { // Close ends an attempt in progress
+		select {
+		case <-c.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := ovs.Connect(ctx); err != nil {
+		ovs.Close()
+		return nil, err
+	}
+	// The handler must be in place before the monitor's initial dump.
+	ovs.Cache().AddEventHandler(&cache.EventHandlerFuncs{
+		AddFunc:    func(string, model.Model) { c.notify(); c.broadcast() },
+		UpdateFunc: func(string, model.Model, model.Model) { c.notify(); c.broadcast() },
+		DeleteFunc: func(string, model.Model) { c.notify(); c.broadcast() },
+	})
+	if err := monitor(ctx, ovs); err != nil {
+		ovs.Close()
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	return ovs, nil
+}
+
+// clientModel is the part of hardware_vtep ovsgw reads and writes.
+func clientModel() (model.ClientDBModel, error) {
+	m, err := model.NewClientDBModel(DatabaseName, map[string]model.Model{
+		hwvtep.PhysicalSwitchTable:     &hwvtep.PhysicalSwitch{},
+		hwvtep.PhysicalPortTable:       &hwvtep.PhysicalPort{},
+		hwvtep.LogicalSwitchTable:      &hwvtep.LogicalSwitch{},
+		hwvtep.UcastMacsLocalTable:     &hwvtep.UcastMacsLocal{},
+		hwvtep.UcastMacsRemoteTable:    &hwvtep.UcastMacsRemote{},
+		hwvtep.McastMacsLocalTable:     &hwvtep.McastMacsLocal{},
+		hwvtep.McastMacsRemoteTable:    &hwvtep.McastMacsRemote{},
+		hwvtep.PhysicalLocatorTable:    &hwvtep.PhysicalLocator{},
+		hwvtep.PhysicalLocatorSetTable: &hwvtep.PhysicalLocatorSet{},
+		hwvtep.LogicalRouterTable:      &hwvtep.LogicalRouter{},
+	})
+	if err != nil {
+		return model.ClientDBModel{}, fmt.Errorf("build %s client model: %w", DatabaseName, err)
+	}
+	return m, nil
+}
+
+// monitor subscribes to the columns ovsgw reads. Not monitored: statistics and fault status
+// columns, and the Tunnel and Logical_Binding_Stats tables, which an emulator or switch rewrites
+// every second and which would wake the agent for nothing.
+func monitor(ctx context.Context, ovs client.Client) error {
+	ps, pp, ls := &hwvtep.PhysicalSwitch{}, &hwvtep.PhysicalPort{}, &hwvtep.LogicalSwitch{}
+	ul, ur := &hwvtep.UcastMacsLocal{}, &hwvtep.UcastMacsRemote{}
+	ml, mr := &hwvtep.McastMacsLocal{}, &hwvtep.McastMacsRemote{}
+	loc, set, lr := &hwvtep.PhysicalLocator{}, &hwvtep.PhysicalLocatorSet{}, &hwvtep.LogicalRouter{}
+	_, err := ovs.Monitor(ctx, ovs.NewMonitor(
+		client.WithTable(ps, &ps.Name, &ps.Ports, &ps.TunnelIPs),
+		client.WithTable(pp, &pp.Name, &pp.VLANBindings),
+		client.WithTable(ls, &ls.Name, &ls.Description, &ls.TunnelKey),
+		client.WithTable(ul, &ul.MAC, &ul.LogicalSwitch, &ul.Locator, &ul.Ipaddr),
+		client.WithTable(ur, &ur.MAC, &ur.LogicalSwitch, &ur.Locator, &ur.Ipaddr),
+		client.WithTable(ml, &ml.MAC, &ml.LogicalSwitch, &ml.LocatorSet),
+		client.WithTable(mr, &mr.MAC, &mr.LogicalSwitch, &mr.LocatorSet),
+		client.WithTable(loc, &loc.EncapsulationType, &loc.DstIP, &loc.TunnelKey),
+		client.WithTable(set, &set.Locators),
+		client.WithTable(lr, &lr.Name, &lr.SwitchBinding),
+	))
+	return err
+}
+
+// watchConnection reports a completed reconnect on Changed: the cache was rebuilt, and rows
+// deleted meanwhile produced no event of their own.
+func (c *Client) watchConnection() {
+	t := time.NewTicker(connectedPoll)
+	defer t.Stop()
+	was := true
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		now := c.live()
+		c.connected.Store(now)
+		switch {
+		case was && !now:
+			c.log.Warn("lost the connection to the switch's OVSDB, reconnecting")
+		case !was && now:
+			c.log.Info("reconnected to the switch's OVSDB")
+			c.notify()
+			c.broadcast()
+		}
+		was = now
+	}
+}
+
+// Close stops connecting and closes the session; calling it again does nothing.
+func (c *Client) Close() {
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.connected.Store(false)
+		c.backoff.closed.Store(true)
+		if ovs := c.conn(); ovs != nil {
+			ovs.Close()
+		}
+	})
+}
+
+func (c *Client) conn() client.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ovs
+}
+
+// Switch is the Physical_Switch this client serves; Endpoint its database.
+func (c *Client) Switch() string   { return c.opts.Switch }
+func (c *Client) Endpoint() string { return c.opts.Endpoint }
+
+// Connected reports whether the client has a session with the switch's database, as sampled
+// every connectedPoll: libovsdb holds its connection lock through a whole reconnect attempt
+// (up to dialTimeout against a switch that does not answer), and a status request must not
+// wait for that. A reconnect is announced on Changed after this turns true, with the cache
+// already rebuilt (libovsdb restores the monitor before it lets go of the lock).
+func (c *Client) Connected() bool { return c.connected.Load() }
+
+// live asks libovsdb. Its Connected stays true while it reconnects after the server went away;
+// its CurrentEndpoint is empty exactly while there is no connection.
+func (c *Client) live() bool {
+	ovs := c.conn()
+	return ovs != nil && ovs.Connected() && ovs.CurrentEndpoint() != ""
+}
+
+// WaitConnected waits until the client is connected and its cache filled, or ctx ends.
+func (c *Client) WaitConnected(ctx context.Context) error {
+	for {
+		ch := c.updatedCh()
+		if c.Connected() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-time.After(connectedPoll):
+		case <-ctx.Done():
+			return fmt.Errorf("switch %q at %s: %w", c.opts.Switch, c.opts.Endpoint, ErrNotConnected)
+		}
+	}
+}
+
+// Changed receives after any change of the monitored tables (a MAC learned, a row changed by
+// someone) and after a (re)connect. Signals coalesce into one slot: a reader re-reads
+// (LocalMACs, TunnelIPs) and re-syncs after each receive.
+func (c *Client) Changed() <-chan struct{} { return c.changed }
+
+// notify never blocks: it runs in libovsdb's event goroutine.
+func (c *Client) notify() {
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+}
+
+// broadcast wakes every internal waiter without touching the user's Changed slot.
+func (c *Client) broadcast() {
+	c.updMu.Lock()
+	close(c.updated)
+	c.updated = make(chan struct{})
+	c.updMu.Unlock()
+}
+
+func (c *Client) updatedCh() <-chan struct{} {
+	c.updMu.Lock()
+	defer c.updMu.Unlock()
+	return c.updated
+}
+
+// transact sends ops as one transaction and checks every result; what names it in errors.
+func (c *Client) transact(ctx context.Context, ovs client.Client, what string, ops []libovsdb.Operation) error {
+	ctx, cancel := context.WithTimeout(ctx, transactTimeout)
+	defer cancel()
+	c.transactions.Add(1)
+	res, err := ovs.Transact(ctx, ops...)
+	if err != nil {
+		return fmt.Errorf("%s: transact: %w", what, err)
+	}
+	if opErrs, err := libovsdb.CheckOperationResults(res, ops); err != nil {
+		for _, e := range opErrs {
+			err = errors.Join(err, e)
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	c.log.WithFields(logrus.Fields{"what": what, "operations": len(ops)}).Debug("transaction committed")
+	return nil
+}
+
+// waitCache waits until done reports that the cache reflects what was committed; the monitor
+// update may arrive after the transaction reply.
+func (c *Client) waitCache(ctx context.Context, what string, done func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, cacheSyncTimeout)
+	defer cancel()
+	for {
+		ch := c.updatedCh() // taken before checking, so no update is missed
+		ok, err := done()
+		if err != nil || ok {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%s: committed, but the cache did not show it: %w", what, ctx.Err())
+		}
+	}
+}
+
+// closableBackOff stops libovsdb's reconnect loop after Close: libovsdb's Close does nothing
+// while it is reconnecting, and its loop panics when a backoff gives up, so after Close the loop
+// is parked instead (one idle goroutine until the process exits), as in package ovsdb.
+type closableBackOff struct {
+	backoff.BackOff
+	closed atomic.Bool
+}
+
+func (b *closableBackOff) NextBackOff() time.Duration {
+	if b.closed.Load() {
+		return math.MaxInt64
+	}
+	return b.BackOff.NextBackOff()
+}
+
+// logrusSink routes libovsdb's logr output to logrus: its info lines at debug level (libovsdb is
+// chatty), its errors as warnings (it retries).
+type logrusSink struct{ entry *logrus.Entry }
+
+func (s logrusSink) Init(logr.RuntimeInfo) {}
+func (s logrusSink) Enabled(int) bool      { return s.entry.Logger.IsLevelEnabled(logrus.DebugLevel) }
+func (s logrusSink) Info(_ int, msg string, kv ...any) {
+	s.with(kv).Debug(msg)
+}
+func (s logrusSink) Error(err error, msg string, kv ...any) {
+	s.with(kv).WithError(err).Warn(msg)
+}
+func (s logrusSink) WithValues(kv ...any) logr.LogSink { return logrusSink{entry: s.with(kv)} }
+func (s logrusSink) WithName(name string) logr.LogSink {
+	return logrusSink{entry: s.entry.WithField("logger", name)}
+}
+func (s logrusSink) with(kv []any) *logrus.Entry {
+	f := logrus.Fields{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f[fmt.Sprint(kv[i])] = kv[i+1]
+	}
+	return s.entry.WithFields(f)
+}
