@@ -36,14 +36,16 @@ type Input struct {
 }
 
 // Tor is a ToR switch that terminates VXLAN itself: its tunnel address, the VNs its ports
-// are bound to, the MACs its servers use (as it learned them), and whether this node floods
-// its broadcast, unknown and multicast traffic into the VNs (its replication node).
+// are bound to, the MACs its servers use (as it learned them), and its replication node, which
+// exchanges the VNs' broadcast, unknown and multicast traffic with it (a switch floods its own
+// BUM traffic only to that node, and takes BUM traffic only from it).
 type Tor struct {
-	Name       string
-	TunnelIP   netip.Addr
-	VNIs       []uint32
-	MACs       []TorMAC
-	Replicator bool
+	Name          string
+	TunnelIP      netip.Addr
+	VNIs          []uint32
+	MACs          []TorMAC
+	Replicator    bool       // this node is the switch's replication node
+	ReplicationIP netip.Addr // the replication node's tunnel address
 }
 
 // TorMAC is a server MAC a ToR switch learned, in the VN of VNI.
@@ -429,7 +431,7 @@ func (c *compiler) forwarding(members []bound, remote replication) {
 				openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.Resubmit{Table: TableIngressACL},
 			}})
 		}
-		nodes, tors := remote.nodes[vn.VNI], remote.tors[vn.VNI]
+		nodes, tors := remote.nodes[vn.VNI], remote.tors[vn.VNI] // tors: switches this node replicates for
 		full := openflow.Group{ID: FloodGroupID(vn.VNI), Type: openflow.GroupAll,
 			Buckets: concat(local.Buckets, nodes, tors)}
 		owner := Owner{KindVN, vn.Name}
@@ -439,8 +441,10 @@ func (c *compiler) forwarding(members []bound, remote replication) {
 		if c.in.TunnelPort <= 0 {
 			continue
 		}
-		c.out.Groups = append(c.out.Groups, GroupEntry{Group: local, Owner: owner})
-		c.flow(TableL2Lookup, PrioFloodLocal, owner, vn.VNI, inVN.WithUint(RegFromTunnel, FromNode), openflow.GroupAction{ID: local.ID})
+		// From another node: local members, and the switches this node replicates for.
+		fromNode := openflow.Group{ID: LocalFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local.Buckets, tors)}
+		c.out.Groups = append(c.out.Groups, GroupEntry{Group: fromNode, Owner: owner})
+		c.flow(TableL2Lookup, PrioFloodLocal, owner, vn.VNI, inVN.WithUint(RegFromTunnel, FromNode), openflow.GroupAction{ID: fromNode.ID})
 		if remote.replicates[vn.VNI] {
 			rep := openflow.Group{ID: TorFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local.Buckets, nodes)}
 			c.out.Groups = append(c.out.Groups, GroupEntry{Group: rep, Owner: owner})

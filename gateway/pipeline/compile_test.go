@@ -118,9 +118,10 @@ func TestGolden(t *testing.T) {
 				{VMI: "far1", Node: "gw2", TunnelIP: netip.MustParseAddr("192.168.50.2")}},
 				Tors: []Tor{
 					{Name: "tor1", TunnelIP: netip.MustParseAddr("192.168.50.9"), VNIs: []uint32{5001, 7777}, Replicator: true,
-						MACs: []TorMAC{{VNI: 5001, MAC: mustMAC("02:00:00:00:09:01")}, {VNI: 7777, MAC: mustMAC("02:00:00:00:09:02")}}},
+						ReplicationIP: netip.MustParseAddr("192.168.50.1"),
+						MACs:          []TorMAC{{VNI: 5001, MAC: mustMAC("02:00:00:00:09:01")}, {VNI: 7777, MAC: mustMAC("02:00:00:00:09:02")}}},
 					{Name: "tor2", TunnelIP: netip.MustParseAddr("192.168.50.10"), VNIs: []uint32{5002},
-						MACs: []TorMAC{{VNI: 5002, MAC: mustMAC("02:00:00:00:0a:01")}}},
+						MACs: []TorMAC{{VNI: 5002, MAC: mustMAC("02:00:00:00:0a:01")}}, ReplicationIP: netip.MustParseAddr("192.168.50.7")},
 				}}},
 		{"HA, active gateway: BPDUs flooded to the group, bms1 served", "ha-active.golden",
 			Input{Index: loadIndex(t, "ha.yaml"), Host: "gw1", GatewayMode: true, Ports: gw1Ports[:1], TunnelPort: 10, Peers: haPeers}},

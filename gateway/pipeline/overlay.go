@@ -68,6 +68,24 @@ func (c *compiler) overlay(members []bound) replication {
 			Node: p.Node, Port: fmt.Sprintf("tunnel to %s", p.TunnelIP), Bound: true})
 	}
 	rep := replication{nodes: map[uint32][]openflow.Bucket{}, tors: map[uint32][]openflow.Bucket{}, replicates: map[uint32]bool{}}
+	// A switch's replication node gets the VN's floods even with no member of the VN: it
+	// passes them on to the switch.
+	for _, t := range c.in.Tors {
+		if t.Replicator || !t.ReplicationIP.Is4() || !t.TunnelIP.Is4() {
+			continue
+		}
+		for _, vni := range t.VNIs {
+			if !served[vni] {
+				continue
+			}
+			if nodes[vni] == nil {
+				nodes[vni] = map[string]Peer{}
+			}
+			if !hasIP(nodes[vni], t.ReplicationIP) {
+				nodes[vni]["replication node of "+t.Name] = Peer{TunnelIP: t.ReplicationIP}
+			}
+		}
+	}
 	for vni, byNode := range nodes {
 		names := make([]string, 0, len(byNode))
 		for n := range byNode {
@@ -89,9 +107,19 @@ type replication struct {
 	replicates  map[uint32]bool
 }
 
+// hasIP reports whether a node of the map has tunnel address ip.
+func hasIP(nodes map[string]Peer, ip netip.Addr) bool {
+	for _, p := range nodes {
+		if p.TunnelIP == ip {
+			return true
+		}
+	}
+	return false
+}
+
 // tors connects the served VNs to ToR switches: the MACs a switch learned go into the tunnel to
-// it; a VN's floods reach every switch bound to it; and on a switch's replication node its
-// BUM traffic (sent here, its unknown-dst locator) is flooded to local members and the nodes.
+// it; on a switch's replication node, the VN's floods reach the switch, and the switch's BUM
+// traffic (sent here, its unknown-dst locator) is flooded to local members and the nodes.
 func (c *compiler) tors(port int32, rep replication) {
 	tors := append([]Tor(nil), c.in.Tors...)
 	sort.Slice(tors, func(i, j int) bool { return tors[i].Name < tors[j].Name })
@@ -103,16 +131,14 @@ func (c *compiler) tors(port int32, rep replication) {
 		c.out.Names[KindTor][id] = t.Name
 		owner := Owner{KindTor, t.Name}
 		for _, vni := range t.VNIs {
-			if !c.served[vni] {
+			if !c.served[vni] || !t.Replicator {
 				continue
 			}
 			rep.tors[vni] = append(rep.tors[vni], openflow.Bucket{Actions: toNode(vni, t.TunnelIP, uint32(port))})
-			if t.Replicator {
-				rep.replicates[vni] = true
-				c.flow(TableClassify, PrioTunnelTor, owner, id, openflow.Match{}.WithUint(openflow.FieldInPort, uint64(port)).
-					WithUint(openflow.FieldTunID, uint64(vni)).With(openflow.FieldTunIPv4Src, t.TunnelIP.AsSlice()),
-					openflow.SetUint(RegVN, uint64(vni)), openflow.SetUint(RegFromTunnel, FromTor), openflow.GotoTable{Table: TablePortSecurity})
-			}
+			rep.replicates[vni] = true
+			c.flow(TableClassify, PrioTunnelTor, owner, id, openflow.Match{}.WithUint(openflow.FieldInPort, uint64(port)).
+				WithUint(openflow.FieldTunID, uint64(vni)).With(openflow.FieldTunIPv4Src, t.TunnelIP.AsSlice()),
+				openflow.SetUint(RegVN, uint64(vni)), openflow.SetUint(RegFromTunnel, FromTor), openflow.GotoTable{Table: TablePortSecurity})
 		}
 		for _, m := range t.MACs {
 			if !c.served[m.VNI] {
