@@ -164,6 +164,20 @@ func printStatus(w io.Writer, s *control.Status) {
 			fmt.Fprintf(w, "               gateway %s: %s since %s%s\n", g.Node, g.Role, g.Since.Format(time.RFC3339), stale)
 		}
 	}
+	for _, sw := range s.TorSwitches {
+		state := "DISCONNECTED"
+		if sw.Connected {
+			state = "connected, out of sync"
+			if sw.InSync {
+				state = "connected, in sync"
+			}
+		}
+		fmt.Fprintf(w, "ToR switch:    %s (%s) %s; %d logical switches, %d bindings, %d remote MACs; %d MACs learned\n",
+			sw.Name, sw.Endpoint, state, sw.Rows.LogicalSwitches, sw.Rows.Bindings, sw.Rows.RemoteMACs, sw.MACsLearned)
+		for _, p := range sw.Problems {
+			fmt.Fprintf(w, "               problem: %s\n", p)
+		}
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VMI\tVN\tKIND\tWHERE\tSTATE\tDROPS")

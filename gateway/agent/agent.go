@@ -17,6 +17,7 @@ import (
 	"github.com/ovsgw/ovsgw/gateway/control"
 	"github.com/ovsgw/ovsgw/gateway/model"
 	"github.com/ovsgw/ovsgw/gateway/pipeline"
+	"github.com/ovsgw/ovsgw/gateway/tor"
 	"github.com/ovsgw/ovsgw/openflow"
 	"github.com/ovsgw/ovsgw/ovsdb"
 	"github.com/ovsgw/ovsgw/ovsdb/configdb"
@@ -43,6 +44,8 @@ type Agent struct {
 	trigger    chan struct{} // one slot: pending reconciles coalesce
 	publishNow chan struct{} // one slot: publish this node's row now (HA role changed)
 	ha         *haState      // nil unless this node is a gateway of an HA group
+	tors       *tor.Switches // the ToR switches this node manages (with the config DB)
+	torKick    chan struct{} // one slot: sync the ToR switches now
 
 	mu        sync.Mutex
 	idx       *model.Index // the config in force
@@ -68,7 +71,7 @@ type Agent struct {
 // New loads the gateway config (from the config DB, waiting for it as long as ctx allows);
 // an invalid one is refused before anything is touched.
 func New(ctx context.Context, conf *agentconf.Config) (*Agent, error) {
-	a := &Agent{conf: conf, trigger: make(chan struct{}, 1), publishNow: make(chan struct{}, 1), needDump: true,
+	a := &Agent{conf: conf, trigger: make(chan struct{}, 1), publishNow: make(chan struct{}, 1), torKick: make(chan struct{}, 1), needDump: true,
 		src: fileSource{conf.ConfigFile}}
 	if conf.ConfigDB != nil {
 		db, err := connectConfigDB(ctx, conf.ConfigDB)
@@ -120,6 +123,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.db != nil {
 		defer a.db.Close()
 		go a.heartbeat(ctx)
+		a.mu.Lock()
+		a.tors = tor.NewSwitches(a.conf.Hostname)
+		a.mu.Unlock()
+		go a.torLoop(ctx)
 	}
 	ovs, err := a.connectOVSDB(ctx)
 	if err != nil {
@@ -249,6 +256,10 @@ func (a *Agent) watchConfig(ctx context.Context) {
 		case <-a.src.Changed(): // the DB's config, or other nodes' bindings, changed
 			a.reload(false)
 			a.kick()
+			select {
+			case a.torKick <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
@@ -324,7 +335,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 	}
 	lap("ovsdb")
 	in := pipeline.Input{Index: idx, Host: a.conf.Hostname, GatewayMode: a.conf.GatewayEnabled(), Peers: a.peers(),
-		Standby: a.standbyPorts()}
+		Standby: a.standbyPorts(), Tors: a.torInputs(idx)}
 	for _, i := range ovs.Interfaces(a.conf.Bridge) {
 		if spec.Tunnel != nil && i.Name == spec.Tunnel.Name {
 			in.TunnelPort = i.OFPort

@@ -40,6 +40,9 @@ func (a *Agent) Status(ctx context.Context, counters bool) control.Status {
 		s.GatewayModeReason = fmt.Sprintf("[DEFAULT] gateway_mode = server is not set in %s: logical interfaces of this node are ignored (restart the agent after setting it)", a.conf.Path)
 	}
 	s.HA = a.haStatus()
+	if a.tors != nil {
+		s.TorSwitches = a.tors.Statuses()
+	}
 	if a.out != nil {
 		s.Flows, s.Groups = len(a.out.Flows), len(a.out.Groups)
 		s.Bindings, s.Notices = a.out.Bindings, a.out.Notices

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ovsgw/ovsgw/gateway/pipeline"
+	"github.com/ovsgw/ovsgw/ovsdb/vtep"
 )
 
 // Status is what `ovsgw status` shows.
@@ -35,6 +36,7 @@ type Status struct {
 	Bindings           []pipeline.Binding `json:"bindings"`
 	Drops              *Drops             `json:"drops,omitempty"` // nil while the bridge cannot be read
 	HA                 *HAStatus          `json:"ha,omitempty"`
+	TorSwitches        []vtep.Status      `json:"torSwitches,omitempty"` // the ToR switches this node manages
 	Notices            []string           `json:"notices,omitempty"`
 }
 

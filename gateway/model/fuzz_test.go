@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -42,12 +41,6 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("virtualNetworks: [{name: a, vni: 1}]\nvirtualMachineInterfaces: [{name: v, network: a, mac: \"02:00:00:00:00:01\"}]\n" +
 		"physicalRouters: [{name: gw1, physicalInterfaces: [{name: eth1, logicalInterfaces: [{name: l, vlan: 0, vmi: v}]}]}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		start := time.Now()
-		defer func() {
-			if d := time.Since(start); d > 500*time.Millisecond {
-				t.Fatalf("SLOW %v: %q", d, data)
-			}
-		}()
 		c, err := model.Parse(data)
 		if err != nil {
 			return

@@ -341,9 +341,14 @@ func inSubnets(addr netip.Addr, subnets []string) bool {
 
 func (v *validator) torSwitches(list []TorSwitch, vns map[string]*VirtualNetwork) {
 	names := map[string]bool{}
+	endpoints := map[string]string{}
 	for i, sw := range list {
 		obj := objectPath("", "torSwitches", i, sw.Name)
 		v.name(obj, sw.Name, names, "ToR switch")
+		if other, dup := endpoints[sw.Endpoint]; dup && sw.Endpoint != "" {
+			v.add(obj, "endpoint", "%q is already the endpoint of switch %q: one database, one physical switch", sw.Endpoint, other)
+		}
+		endpoints[sw.Endpoint] = sw.Name
 		switch {
 		case strings.HasPrefix(sw.Endpoint, "tcp:"), strings.HasPrefix(sw.Endpoint, "unix:"):
 			if sw.SSL != nil {

@@ -142,6 +142,7 @@ func TestValidationErrors(t *testing.T) {
 		{"policy bad action", "action: pass", "action: allow", `networkPolicies[no-ssh].rules[1].action: "allow"`},
 		{"policy bad direction", `direction: "<>"`, `direction: "<"`, `networkPolicies[no-ssh].rules[0].direction: "<"`},
 		{"VN with unknown policy", "networkPolicies: [no-ssh]", "networkPolicies: [nope]", `virtualNetworks[red].networkPolicies[0]: "nope" is not a network policy`},
+		{"two ToR switches on one endpoint", "torSwitches:\n  - name: tor1", "torSwitches:\n  - {name: tor0, endpoint: \"tcp:192.168.100.50:6640\", replicationNode: gw1}\n  - name: tor1", `torSwitches[tor1].endpoint: "tcp:192.168.100.50:6640" is already the endpoint of switch "tor0"`},
 		{"ToR bad endpoint", "endpoint: tcp:192.168.100.50:6640", "endpoint: http://tor1", `torSwitches[tor1].endpoint: "http://tor1"`},
 		{"ToR ssl without files", "endpoint: tcp:192.168.100.50:6640", "endpoint: ssl:192.168.100.50:6640", "torSwitches[tor1].ssl: an ssl: endpoint needs"},
 		{"ToR without replication node", "    replicationNode: gw1\n", "", "torSwitches[tor1].replicationNode: missing"},

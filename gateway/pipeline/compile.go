@@ -442,11 +442,11 @@ func (c *compiler) forwarding(members []bound, remote replication) {
 			continue
 		}
 		// From another node: local members, and the switches this node replicates for.
-		fromNode := openflow.Group{ID: LocalFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local.Buckets, tors)}
+		fromNode := openflow.Group{ID: LocalFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local.Buckets, backIntoTunnel(tors))}
 		c.out.Groups = append(c.out.Groups, GroupEntry{Group: fromNode, Owner: owner})
 		c.flow(TableL2Lookup, PrioFloodLocal, owner, vn.VNI, inVN.WithUint(RegFromTunnel, FromNode), openflow.GroupAction{ID: fromNode.ID})
 		if remote.replicates[vn.VNI] {
-			rep := openflow.Group{ID: TorFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local.Buckets, nodes)}
+			rep := openflow.Group{ID: TorFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local.Buckets, backIntoTunnel(nodes))}
 			c.out.Groups = append(c.out.Groups, GroupEntry{Group: rep, Owner: owner})
 			c.flow(TableL2Lookup, PrioFloodTor, owner, vn.VNI, inVN.WithUint(RegFromTunnel, FromTor), openflow.GroupAction{ID: rep.ID})
 		}

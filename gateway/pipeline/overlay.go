@@ -62,8 +62,7 @@ func (c *compiler) overlay(members []bound) replication {
 				openflow.Match{}.WithUint(RegVN, uint64(vn.VNI)).With(openflow.FieldEthDst, m),
 				openflow.SetUint(RegDstVMI, uint64(id)), openflow.GotoTable{Table: TableIngressACL})
 		}
-		c.flow(TableOutput, PrioOutputDefault, owner, id, openflow.Match{}.WithUint(RegDstVMI, uint64(id)),
-			toNode(vn.VNI, p.TunnelIP, uint32(port))...)
+		c.outputToTunnel(owner, id, id, vn.VNI, p.TunnelIP, uint32(port))
 		c.out.Bindings = append(c.out.Bindings, Binding{VMI: p.VMI, VN: v.Network, Kind: BindingPeer,
 			Node: p.Node, Port: fmt.Sprintf("tunnel to %s", p.TunnelIP), Bound: true})
 	}
@@ -150,8 +149,7 @@ func (c *compiler) tors(port int32, rep replication) {
 			c.flow(TableL2Lookup, PrioKnownMAC, owner, id,
 				openflow.Match{}.WithUint(RegVN, uint64(m.VNI)).With(openflow.FieldEthDst, m.MAC),
 				openflow.SetUint(RegDstVMI, uint64(mid)), openflow.GotoTable{Table: TableIngressACL})
-			c.flow(TableOutput, PrioOutputDefault, owner, id, openflow.Match{}.WithUint(RegDstVMI, uint64(mid)),
-				toNode(m.VNI, t.TunnelIP, uint32(port))...)
+			c.outputToTunnel(owner, id, mid, m.VNI, t.TunnelIP, uint32(port))
 		}
 	}
 }
@@ -163,4 +161,31 @@ func toNode(vni uint32, ip netip.Addr, port uint32) []openflow.Action {
 		openflow.SetField{Field: openflow.FieldTunIPv4Dst, Value: ip.AsSlice()},
 		openflow.Output{Port: port},
 	}
+}
+
+// backIntoTunnel is toNode for a frame that came in through the tunnel port: OVS drops an
+// output to the frame's own in_port, so it leaves by IN_PORT (towards the new tun_dst).
+func backIntoTunnel(buckets []openflow.Bucket) []openflow.Bucket {
+	out := make([]openflow.Bucket, len(buckets))
+	for i, b := range buckets {
+		actions := append([]openflow.Action(nil), b.Actions...)
+		if n := len(actions); n > 0 {
+			if _, ok := actions[n-1].(openflow.Output); ok {
+				actions[n-1] = openflow.Output{Port: openflow.PortInPort}
+			}
+		}
+		out[i] = openflow.Bucket{Actions: actions}
+	}
+	return out
+}
+
+// outputToTunnel installs the output flows of destination id behind the tunnel at ip, with the
+// IN_PORT variant for frames that came in through the tunnel (a replication node passing a
+// switch's frame on, say).
+func (c *compiler) outputToTunnel(owner Owner, cookieID, id, vni uint32, ip netip.Addr, port uint32) {
+	to := openflow.Match{}.WithUint(RegDstVMI, uint64(id))
+	actions := toNode(vni, ip, port)
+	c.flow(TableOutput, PrioOutputDefault, owner, cookieID, to, actions...)
+	c.flow(TableOutput, PrioOutputInPort, owner, cookieID, to.WithUint(openflow.FieldInPort, uint64(port)),
+		backIntoTunnel([]openflow.Bucket{{Actions: actions}})[0].Actions...)
 }
