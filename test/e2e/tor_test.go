@@ -656,11 +656,19 @@ func TestToRAgent(t *testing.T) {
 	l := newTorAgentLab(t)
 
 	t.Run("the managing agent shows the switch connected and in sync; c1 does not manage it", func(t *testing.T) {
-		st := l.waitInSync(t, 60*time.Second)
-		if st.Endpoint != l.endpoint || !slices.Equal(st.TunnelIPs, []string{l.sw.TunnelIP.String()}) ||
-			st.Rows != (vtep.RowCounts{LogicalSwitches: 2, Bindings: 2, RemoteMACs: 3, FloodEntries: 2}) {
-			t.Errorf("gw1's status of the switch: %+v", st)
-		}
+		l.waitInSync(t, 60*time.Second)
+		// Every VMI's binding reaches the database on its own schedule: wait for all three.
+		lab.Eventually(t, 30*time.Second, "the switch has every VMI of its VNs", func() error {
+			st, err := l.switchStatus(t, "gw1")
+			if err != nil {
+				return err
+			}
+			if st.Endpoint != l.endpoint || !slices.Equal(st.TunnelIPs, []string{l.sw.TunnelIP.String()}) || !st.InSync ||
+				st.Rows != (vtep.RowCounts{LogicalSwitches: 2, Bindings: 2, RemoteMACs: 3, FloodEntries: 2}) {
+				return fmt.Errorf("gw1's status of the switch: %+v", st)
+			}
+			return nil
+		})
 		if _, err := l.switchStatus(t, "c1"); err == nil {
 			t.Error("c1 shows the switch, which gw1 manages")
 		}
