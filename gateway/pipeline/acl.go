@@ -60,6 +60,10 @@ func (c *compiler) conntrack(members []bound) {
 				openflow.CT{Commit: true, Zone: z}, openflow.GotoTable{Table: TableOutput})
 		}
 	}
+	for _, typ := range icmpv6Control {
+		c.flow(TableConntrack, PrioICMPv6Control, pipelineOwner, 0, openflow.Match{}.WithUint(openflow.FieldEthType, ethIPv6).
+			WithUint(openflow.FieldIPProto, model.ProtoICMPv6).WithUint(openflow.FieldICMPv6Type, typ), openflow.GotoTable{Table: TableL2Lookup})
+	}
 	c.drop(TableCTState, PrioCTInvalid, pipelineOwner, DropInvalidState, 0,
 		openflow.Match{}.WithCTState(openflow.CTInv|openflow.CTTrk, 0))
 	known := []openflow.Action{openflow.SetUint(RegEstablished, 1), openflow.GotoTable{Table: TableL2Lookup}}
@@ -175,9 +179,10 @@ func withPorts(m openflow.Match, proto int, src, dst model.PortRange) []openflow
 	return out
 }
 
-// IPv6 neighbour discovery (router solicitation and advertisement, neighbour solicitation and
-// advertisement) passes the security groups, as in OpenStack, or IPv6 could not resolve at all.
-var ndTypes = []uint64{133, 134, 135, 136}
+// ICMPv6 control messages that must pass untracked, as ARP does for IPv4: multicast listener
+// queries and reports (130-132, 143) and neighbour discovery (133-136). Connection tracking
+// marks them invalid, and security groups would drop them, and IPv6 could not resolve at all.
+var icmpv6Control = []uint64{130, 131, 132, 133, 134, 135, 136, 143}
 
 // securityGroups compiles the security groups of the bound VMIs: egress rules check frames from
 // the VMI, ingress rules frames to it; a VMI with groups drops what none of their rules allow.
@@ -190,12 +195,6 @@ func (c *compiler) securityGroups(members []bound) {
 	c.flow(TableIngressACL, PrioACLEstablished, pipelineOwner, 0,
 		openflow.Match{}.WithMasked(RegEstablished, RegEstablished.Uint(1), RegEstablished.Uint(1)),
 		openflow.GotoTable{Table: TableCTCommit})
-	for _, t := range []struct{ table, next uint8 }{{TableEgressACL, TableL2Lookup}, {TableIngressACL, TableCTCommit}} {
-		for _, typ := range ndTypes {
-			c.flow(t.table, PrioACLNeighbor, pipelineOwner, 0, openflow.Match{}.WithUint(openflow.FieldEthType, ethIPv6).
-				WithUint(openflow.FieldIPProto, model.ProtoICMPv6).WithUint(openflow.FieldICMPv6Type, typ), openflow.GotoTable{Table: t.next})
-		}
-	}
 	for _, b := range members {
 		if len(b.vmi.SecurityGroups) == 0 {
 			continue // no groups: everything allowed

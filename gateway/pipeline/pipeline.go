@@ -11,7 +11,7 @@ import "github.com/ovsgw/ovsgw/openflow"
 //	                    VXLAN port + VNI ──► reg1 = VNI, reg4 = 1 (from the overlay, reg0 = 0)
 //	port-security (10)  source MAC / IP / ARP claim must be the VMI's ──► else drop (spoofing)
 //	arp-responder (20)  ARP request for a known address ──► reply, sent back to the source VMI
-//	conntrack (30)      IP ──► ct(zone of the VN) ──► ct-state;     not IP ──► l2-lookup
+//	conntrack (30)      IP ──► ct(zone of the VN) ──► ct-state;     not IP, IPv6 ND/MLD ──► l2-lookup
 //	ct-state (31)       established / related ──► l2-lookup (ACLs skipped); invalid ──► drop
 //	network-policy (35) the VN's policy rules, first match wins: pass ──► on; deny ──► drop
 //	egress-acl (40)     source VMI's security groups (egress rules) ──► on; else drop
@@ -86,7 +86,8 @@ const (
 	PrioARPOwn   uint16 = 110 // arp-responder: a VMI asking for its own address: not answered
 	PrioARPReply uint16 = 100 // arp-responder: a request for a known address
 
-	PrioConntrack uint16 = 100 // conntrack: IP of a VN
+	PrioICMPv6Control uint16 = 110 // conntrack: IPv6 neighbour discovery and MLD skip tracking and ACLs
+	PrioConntrack     uint16 = 100 // conntrack: IP of a VN
 
 	PrioCTInvalid     uint16 = 110 // ct-state: invalid
 	PrioCTEstablished uint16 = 100 // ct-state: established or related
@@ -95,7 +96,6 @@ const (
 	PrioPolicyLast  uint16 = 100  // network-policy: lowest a rule may get
 
 	PrioACLEstablished uint16 = 1100 // ingress-acl: an established connection
-	PrioACLNeighbor    uint16 = 1050 // egress/ingress-acl: IPv6 neighbour discovery always passes
 	PrioACLRule        uint16 = 1000 // egress/ingress-acl: a security group rule
 	PrioACLDefaultDeny uint16 = 10   // egress/ingress-acl: a VMI with groups: what no rule allowed
 

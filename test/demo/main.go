@@ -81,8 +81,8 @@ func main() {
 		fmt.Printf("  %-52s %-6s (%s)\n", c.what, passFail(got), verdict)
 	}
 
-	step("ovsgw flows")
-	show(t, l, "flows")
+	step("ovsgw flows --vmi bms1   (every table's flows for one remote instance; `ovsgw flows` lists all)")
+	show(t, l, "flows", "--vmi", "bms1")
 	step("ovsgw status")
 	show(t, l, "status")
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,17 @@ func TestGatewayNode(t *testing.T) {
 	})
 	t.Run("TCP passes between remote and local", func(t *testing.T) {
 		l.BMS1.MustTCP(t, l.VM, 5001)
+	})
+	t.Run("IPv6 neighbour discovery and pings pass (link-local)", func(t *testing.T) {
+		out := l.VM.MustExec(t, "ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link")
+		m := regexp.MustCompile(`inet6 (fe80::[0-9a-f:]+)/64`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("vm1 has no link-local address: %s", out)
+		}
+		lab.Eventually(t, 10*time.Second, "bms1 pings vm1 over IPv6", func() error {
+			_, err := l.BMS1.Exec("ping", "-6", "-c", "2", "-W", "1", m[1]+"%eth0")
+			return err
+		})
 	})
 	t.Run("VNs are isolated", func(t *testing.T) {
 		l.BMS1.MustNotPing(t, l.BMS3.IP)
