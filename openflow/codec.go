@@ -306,6 +306,7 @@ func encodeGroupMod(cmd GroupCommand, g Group) (*openflow13.GroupMod, error) {
 	default:
 		return nil, fmt.Errorf("unknown group command %d", cmd)
 	}
+	size := 16 // ofp_group_mod header; summed here because libOpenflow's 16-bit Len wraps
 	for _, b := range g.Buckets {
 		ob := openflow13.NewBucket()
 		if g.Type == GroupSelect {
@@ -316,10 +317,14 @@ func encodeGroupMod(cmd GroupCommand, g Group) (*openflow13.GroupMod, error) {
 			return nil, err
 		}
 		ob.Actions = acts
+		size += 16 // ofp_bucket
+		for _, a := range acts {
+			size += int(a.Len())
+		}
 		gm.AddBucket(*ob)
 	}
-	if int(gm.Len()) > maxMessage {
-		return nil, errors.New("group does not fit in one OpenFlow message")
+	if size > maxMessage {
+		return nil, fmt.Errorf("group %d with %d buckets needs %d bytes, more than one OpenFlow message holds (%d)", g.ID, len(g.Buckets), size, maxMessage)
 	}
 	return gm, nil
 }

@@ -34,6 +34,7 @@ func ctStateString(v uint32, maskBytes []byte) string {
 		mask = uint32(toUint(maskBytes))
 	}
 	var b strings.Builder
+	rest := mask
 	for _, f := range ctStateNames {
 		if mask&f.bit == 0 {
 			continue
@@ -44,9 +45,9 @@ func ctStateString(v uint32, maskBytes []byte) string {
 			b.WriteString("-")
 		}
 		b.WriteString(f.name)
-		mask &^= f.bit
+		rest &^= f.bit
 	}
-	if mask != 0 || b.Len() == 0 { // bits ovsgw has no name for
+	if rest != 0 || b.Len() == 0 { // bits ovsgw has no name for: the whole value and mask
 		return fmt.Sprintf("%#x/%#x", v, mask)
 	}
 	return b.String()

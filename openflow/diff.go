@@ -111,9 +111,18 @@ func DiffGroups(desired, installed []Group, owned func(id uint32) bool) ([]Chang
 		sortErrors(errs)
 		return nil, errors.Join(errs...)
 	}
+	// A group must exist before a group whose buckets hand packets to it, and be deleted after
+	// it: adds and modifies go deepest-referenced first, deletes the other way round.
+	depth := chainDepths(want, have)
 	var out []Change
-	for _, list := range [][]GroupMod{upserts, deletes} {
-		sort.Slice(list, func(i, j int) bool { return list[i].Group.ID < list[j].Group.ID })
+	for i, list := range [][]GroupMod{upserts, deletes} {
+		sort.Slice(list, func(a, b int) bool {
+			da, db := depth[list[a].Group.ID], depth[list[b].Group.ID]
+			if da != db {
+				return (da < db) == (i == 0)
+			}
+			return list[a].Group.ID < list[b].Group.ID
+		})
 		for _, g := range list {
 			out = append(out, g)
 		}
@@ -187,4 +196,43 @@ func sortByFlow[T any](xs []T, flow func(T) Flow) {
 // sortErrors makes the joined error text deterministic (map iteration is not).
 func sortErrors(errs []error) {
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+}
+
+// chainDepths gives each group the length of the longest chain of groups its buckets hand
+// packets to (0: it refers to no group), over the desired groups and, for deletes, the installed.
+func chainDepths(want, have map[uint32]Group) map[uint32]int {
+	all := make(map[uint32]Group, len(want)+len(have))
+	for id, g := range have {
+		all[id] = g
+	}
+	for id, g := range want {
+		all[id] = g
+	}
+	depth := make(map[uint32]int, len(all))
+	var visit func(id uint32, seen map[uint32]bool) int
+	visit = func(id uint32, seen map[uint32]bool) int {
+		if d, ok := depth[id]; ok {
+			return d
+		}
+		if seen[id] { // a loop; OVS refuses it anyway
+			return 0
+		}
+		seen[id] = true
+		d := 0
+		for _, b := range all[id].Buckets {
+			for _, a := range b.Actions {
+				if ga, ok := a.(GroupAction); ok {
+					if _, known := all[ga.ID]; known {
+						d = max(d, 1+visit(ga.ID, seen))
+					}
+				}
+			}
+		}
+		depth[id] = d
+		return d
+	}
+	for id := range all {
+		visit(id, map[uint32]bool{})
+	}
+	return depth
 }

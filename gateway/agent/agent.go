@@ -81,7 +81,11 @@ func New(ctx context.Context, conf *agentconf.Config) (*Agent, error) {
 		a.db, a.src = db, dbSource{db, conf.ConfigDB}
 	}
 	start := time.Now()
-	c, data, err := a.src.Read()
+	data, err := a.src.Raw()
+	var c *model.Config
+	if err == nil {
+		c, err = a.src.Parse(data)
+	}
 	if err == nil {
 		a.idx, err = a.check(c)
 	}
@@ -268,7 +272,7 @@ func (a *Agent) watchConfig(ctx context.Context) {
 // config changes nothing: the one in force stays, and the error is kept for status.
 func (a *Agent) reload(force bool) {
 	start := time.Now()
-	c, data, err := a.src.Read()
+	data, err := a.src.Raw()
 	sum := sha256.Sum256(data)
 	a.mu.Lock()
 	same := sum == a.cfgHash
@@ -276,6 +280,10 @@ func (a *Agent) reload(force bool) {
 	a.mu.Unlock()
 	if same && !force {
 		return
+	}
+	var c *model.Config
+	if err == nil {
+		c, err = a.src.Parse(data)
 	}
 	var idx *model.Index
 	if err == nil {
@@ -334,6 +342,9 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		return a.syncFailed(err)
 	}
 	lap("ovsdb")
+	if conn == nil {
+		return nil // flows follow once OpenFlow connects (keepOpenFlow asks for a sync)
+	}
 	in := pipeline.Input{Index: idx, Host: a.conf.Hostname, GatewayMode: a.conf.GatewayEnabled(), Peers: a.peers(),
 		Standby: a.standbyPorts(), Tors: a.torInputs(idx)}
 	for _, i := range ovs.Interfaces(a.conf.Bridge) {
@@ -351,9 +362,6 @@ func (a *Agent) reconcile(ctx context.Context) error {
 	a.out = out
 	needDump, installed, groups := a.needDump, a.installed, a.groups
 	a.mu.Unlock()
-	if conn == nil {
-		return nil // flows follow once OpenFlow connects
-	}
 	if needDump {
 		var err error
 		if installed, err = conn.DumpFlows(ctx, nil); err != nil {

@@ -12,9 +12,11 @@ import (
 
 // configSource is where the gateway config comes from: a file, or the shared config DB.
 type configSource interface {
-	// Read returns the config, not yet validated, and a canonical text of it that tells
-	// whether it changed.
-	Read() (*model.Config, []byte, error)
+	// Raw returns the config's text, which tells whether it changed; reading it is cheap
+	// next to parsing it, which only a change needs.
+	Raw() ([]byte, error)
+	// Parse turns text Raw returned into a config, not yet validated.
+	Parse(raw []byte) (*model.Config, error)
 	// Changed fires when the source may have changed; nil when it must be polled.
 	Changed() <-chan struct{}
 	String() string
@@ -22,14 +24,8 @@ type configSource interface {
 
 type fileSource struct{ path string }
 
-func (f fileSource) Read() (*model.Config, []byte, error) {
-	data, err := os.ReadFile(f.path)
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := model.Parse(data)
-	return c, data, err
-}
+func (f fileSource) Raw() ([]byte, error)                    { return os.ReadFile(f.path) }
+func (f fileSource) Parse(raw []byte) (*model.Config, error) { return model.Parse(raw) }
 
 func (f fileSource) Changed() <-chan struct{} { return nil }
 func (f fileSource) String() string           { return f.path }
@@ -39,13 +35,17 @@ type dbSource struct {
 	endpoints []string
 }
 
-func (d dbSource) Read() (*model.Config, []byte, error) {
+func (d dbSource) Raw() ([]byte, error) {
 	c, err := d.db.Config()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	data, err := json.Marshal(c) // canonical: Config returns objects in a fixed order
-	return c, data, err
+	return json.Marshal(c) // canonical: Config returns objects in a fixed order
+}
+
+func (d dbSource) Parse(raw []byte) (*model.Config, error) {
+	var c model.Config
+	return &c, json.Unmarshal(raw, &c)
 }
 
 func (d dbSource) Changed() <-chan struct{} { return d.db.Changed() }

@@ -63,6 +63,9 @@ const configDBPrefix = "ovsdb:"
 // changes made behind its back; a dump of 10K flows costs tens of milliseconds.
 const DefaultResyncInterval = 30
 
+// maxResyncInterval bounds resync_interval (a day, in seconds), well inside a time.Duration.
+const maxResyncInterval = 86400
+
 // Load reads and checks an agent config file.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -153,6 +156,9 @@ func Parse(data []byte) (*Config, error) {
 	}
 	c.MaxInterfaces = positive(get(ini.DefaultSection, "max_interfaces", strconv.Itoa(model.DefaultMaxInterfaces)), "DEFAULT", "max_interfaces", bad)
 	c.ResyncInterval = positive(get(ini.DefaultSection, "resync_interval", strconv.Itoa(DefaultResyncInterval)), "DEFAULT", "resync_interval", bad)
+	if c.ResyncInterval > maxResyncInterval {
+		bad("DEFAULT", "resync_interval", "%d seconds is more than a day (%d): a resync that rare repairs nothing", c.ResyncInterval, maxResyncInterval)
+	}
 	if !strings.HasPrefix(c.OVSDB, "unix:") && !strings.HasPrefix(c.OVSDB, "tcp:") {
 		bad("OVS", "ovsdb", "%q: want unix:PATH or tcp:HOST:PORT", c.OVSDB)
 	}

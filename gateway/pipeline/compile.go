@@ -168,19 +168,35 @@ func Compile(in Input) *Output {
 	c.forwarding(members, c.overlay(members))
 
 	c.dedupe()
-	sort.Slice(c.out.Flows, func(i, j int) bool {
-		a, b := c.out.Flows[i], c.out.Flows[j]
+	c.sortFlows()
+	sort.Slice(c.out.Groups, func(i, j int) bool { return c.out.Groups[i].ID < c.out.Groups[j].ID })
+	sort.Slice(c.out.Bindings, func(i, j int) bool { return c.out.Bindings[i].VMI < c.out.Bindings[j].VMI })
+	return c.out
+}
+
+// sortFlows orders the flows by table, priority (highest first) and match text; each match is
+// printed once, not at every comparison (at 70K flows that was most of the compile time).
+func (c *compiler) sortFlows() {
+	keys := make([]string, len(c.out.Flows))
+	idx := make([]int, len(c.out.Flows))
+	for i, e := range c.out.Flows {
+		keys[i], idx[i] = e.Match.String(), i
+	}
+	sort.Slice(idx, func(i, j int) bool {
+		a, b := c.out.Flows[idx[i]], c.out.Flows[idx[j]]
 		if a.Table != b.Table {
 			return a.Table < b.Table
 		}
 		if a.Priority != b.Priority {
 			return a.Priority > b.Priority
 		}
-		return a.Match.String() < b.Match.String()
+		return keys[idx[i]] < keys[idx[j]]
 	})
-	sort.Slice(c.out.Groups, func(i, j int) bool { return c.out.Groups[i].ID < c.out.Groups[j].ID })
-	sort.Slice(c.out.Bindings, func(i, j int) bool { return c.out.Bindings[i].VMI < c.out.Bindings[j].VMI })
-	return c.out
+	sorted := make([]Entry, len(idx))
+	for i, k := range idx {
+		sorted[i] = c.out.Flows[k]
+	}
+	c.out.Flows = sorted
 }
 
 // dedupe keeps one flow per key: two sources can ask for the same flow (an address pair that
@@ -435,7 +451,7 @@ func (c *compiler) forwarding(members []bound, remote replication) {
 		full := openflow.Group{ID: FloodGroupID(vn.VNI), Type: openflow.GroupAll,
 			Buckets: concat(local.Buckets, nodes, tors)}
 		owner := Owner{KindVN, vn.Name}
-		c.out.Groups = append(c.out.Groups, GroupEntry{Group: full, Owner: owner})
+		c.group(full, owner)
 		inVN := openflow.Match{}.WithUint(RegVN, uint64(vn.VNI))
 		c.flow(TableL2Lookup, PrioFlood, owner, vn.VNI, inVN, openflow.GroupAction{ID: full.ID})
 		if c.in.TunnelPort <= 0 {
@@ -443,11 +459,11 @@ func (c *compiler) forwarding(members []bound, remote replication) {
 		}
 		// From another node: local members, and the switches this node replicates for.
 		fromNode := openflow.Group{ID: LocalFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local.Buckets, backIntoTunnel(tors))}
-		c.out.Groups = append(c.out.Groups, GroupEntry{Group: fromNode, Owner: owner})
+		c.group(fromNode, owner)
 		c.flow(TableL2Lookup, PrioFloodLocal, owner, vn.VNI, inVN.WithUint(RegFromTunnel, FromNode), openflow.GroupAction{ID: fromNode.ID})
 		if remote.replicates[vn.VNI] {
 			rep := openflow.Group{ID: TorFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local.Buckets, backIntoTunnel(nodes))}
-			c.out.Groups = append(c.out.Groups, GroupEntry{Group: rep, Owner: owner})
+			c.group(rep, owner)
 			c.flow(TableL2Lookup, PrioFloodTor, owner, vn.VNI, inVN.WithUint(RegFromTunnel, FromTor), openflow.GroupAction{ID: rep.ID})
 		}
 	}
@@ -459,4 +475,32 @@ func concat(lists ...[]openflow.Bucket) []openflow.Bucket {
 		out = append(out, l...)
 	}
 	return out
+}
+
+// group adds a flood group, split into a chain of groups of at most floodGroupChunk buckets
+// when it has more: each hands packets on to the next with one extra bucket.
+func (c *compiler) group(g openflow.Group, owner Owner) {
+	if len(g.Buckets) <= floodGroupChunk {
+		c.out.Groups = append(c.out.Groups, GroupEntry{Group: g, Owner: owner})
+		return
+	}
+	rest := g.Buckets
+	id := g.ID
+	for k := 1; ; k++ {
+		if k > maxChainGroups {
+			c.out.Notices = append(c.out.Notices, fmt.Sprintf("%s: more than %d flood members; the rest get no broadcast", owner, floodGroupChunk*maxChainGroups))
+			return
+		}
+		n := min(len(rest), floodGroupChunk-1)
+		part := openflow.Group{ID: id, Type: g.Type, Buckets: append([]openflow.Bucket(nil), rest[:n]...)}
+		rest = rest[n:]
+		if len(rest) == 0 {
+			c.out.Groups = append(c.out.Groups, GroupEntry{Group: part, Owner: owner})
+			return
+		}
+		next := chainGroupID(g.ID, k)
+		part.Buckets = append(part.Buckets, openflow.Bucket{Actions: []openflow.Action{openflow.GroupAction{ID: next}}})
+		c.out.Groups = append(c.out.Groups, GroupEntry{Group: part, Owner: owner})
+		id = next
+	}
 }

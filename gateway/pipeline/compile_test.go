@@ -267,3 +267,36 @@ func TestPolicyChangesTouchOnlyTheirFlows(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeFloodGroupsAreChained splits a flood group of 2,500 members into a chain of groups
+// that each fit in one OpenFlow message, losing no member.
+func TestLargeFloodGroupsAreChained(t *testing.T) {
+	c := &compiler{out: &Output{}}
+	g := openflow.Group{ID: FloodGroupID(5001), Type: openflow.GroupAll}
+	for i := 0; i < 2500; i++ {
+		g.Buckets = append(g.Buckets, openflow.Bucket{Actions: []openflow.Action{
+			openflow.SetUint(RegDstVMI, uint64(i+1)), openflow.Resubmit{Table: TableIngressACL}}})
+	}
+	c.group(g, Owner{KindVN, "blue"})
+	if len(c.out.Groups) != 3 {
+		t.Fatalf("%d groups, want 3", len(c.out.Groups))
+	}
+	members := 0
+	for i, e := range c.out.Groups {
+		if len(e.Buckets) > floodGroupChunk || !OwnedGroup(e.ID) || GroupVNI(e.ID) != 5001 {
+			t.Errorf("group %d: id %#x, %d buckets", i, e.ID, len(e.Buckets))
+		}
+		for j, b := range e.Buckets {
+			if ga, ok := b.Actions[0].(openflow.GroupAction); ok {
+				if j != len(e.Buckets)-1 || i == len(c.out.Groups)-1 || ga.ID != c.out.Groups[i+1].ID {
+					t.Errorf("group %#x: bucket %d hands on to %#x", e.ID, j, ga.ID)
+				}
+				continue
+			}
+			members++
+		}
+	}
+	if c.out.Groups[0].ID != g.ID || members != 2500 {
+		t.Fatalf("head %#x, %d members reached", c.out.Groups[0].ID, members)
+	}
+}

@@ -133,8 +133,26 @@ func FloodGroupID(vni uint32) uint32 { return FloodGroupBase | vni }
 // LocalFloodGroupID is the local-members-only flood group of the VN with this VNI.
 func LocalFloodGroupID(vni uint32) uint32 { return LocalFloodGroupBase | vni }
 
+// A flood group holds at most floodGroupChunk buckets and hands the rest to a continuation
+// group. A member's bucket is 48 bytes on the wire, a tunnel's 64, and an OpenFlow message at
+// most 64 KiB: one group of more than about 1,000 members would not fit in one message.
+const (
+	floodGroupChunk    = 1000
+	chainGroupBase     = 0xC0000000 // | kind (0-2) << 28 | continuation (1-15) << 24 | VNI
+	maxChainGroups     = 15
+	chainGroupKindBits = 28
+)
+
+// chainGroupID is the k-th continuation of flood group head.
+func chainGroupID(head uint32, k int) uint32 {
+	kind := head >> 24 & 0x3
+	return chainGroupBase | kind<<chainGroupKindBits | uint32(k)<<24 | head&0xffffff
+}
+
 // OwnedGroup reports whether a group id is one of ovsgw's.
-func OwnedGroup(id uint32) bool { return id&floodGroupMask == FloodGroupBase }
+func OwnedGroup(id uint32) bool {
+	return id&floodGroupMask == FloodGroupBase || (id&chainGroupBase == chainGroupBase && id < 0xF0000000)
+}
 
 // GroupVNI is the VNI of one of ovsgw's groups.
 func GroupVNI(id uint32) uint32 { return id & 0xffffff }
