@@ -46,7 +46,7 @@ func Diff(desired []Flow, installed []InstalledFlow, owned func(cookie uint64) b
 		switch {
 		case !ok:
 			changes = append(changes, FlowMod{FlowAdd, d})
-		case h.Equal(d):
+		case h.Cookie == d.Cookie && h.ActionsString() == d.ActionsString(): // same key already
 		case !owned(h.Cookie):
 			errs = append(errs, &ConflictError{Desired: d.String(), Installed: h.String()})
 		default:
