@@ -11,6 +11,7 @@ import (
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovsgw/ovsgw/ovsdb/clientkit"
 	"github.com/ovsgw/ovsgw/ovsdb/vswitchd"
 )
 
@@ -83,11 +84,12 @@ func (c *Client) EnsureBridge(ctx context.Context, spec BridgeSpec) error {
 		log.WithField("bridge", spec.Name).Debug("bridge up to date")
 		return nil
 	}
-	if err := c.transact(ctx, what, ops); err != nil {
+	c.transactions.Add(1)
+	if err := clientkit.Transact(ctx, log, c.ovs, transactTimeout, what, ops); err != nil {
 		return err
 	}
 	log.WithFields(logrus.Fields{"bridge": spec.Name, "ports": spec.Ports}).Info("bridge configured")
-	return c.waitCache(ctx, what, func() (bool, error) {
+	return clientkit.WaitCache(ctx, cacheSyncTimeout, what, c.sig.Updated, func() (bool, error) {
 		ops, err := plan()
 		return len(ops) == 0, err
 	})

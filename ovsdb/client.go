@@ -2,21 +2,17 @@ package ovsdb
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
-	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
-	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovsgw/ovsgw/ovsdb/clientkit"
 	"github.com/ovsgw/ovsgw/ovsdb/vswitchd"
 )
 
@@ -63,16 +59,13 @@ var log = logrus.WithField("component", "ovsdb")
 // it in transactions. Its methods are safe for concurrent use.
 type Client struct {
 	ovs     client.Client
-	backoff *closableBackOff
-	changed chan struct{} // one slot: coalesced "cache moved" signal
+	backoff *clientkit.ClosableBackOff
+	sig     *clientkit.Signals // Changed: Bridge, Port, Interface; Updated: every cache event
 	stop    chan struct{}
 	done    chan struct{}
 
 	closeOnce sync.Once
 	ensureMu  sync.Mutex // serialises EnsureBridge: plan, transact, wait for cache
-
-	updMu   sync.Mutex
-	updated chan struct{} // closed and replaced on each cache event; internal waits
 
 	transactions atomic.Int64 // transactions sent, for tests
 }
@@ -91,13 +84,8 @@ func Connect(ctx context.Context, endpoint string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build Open_vSwitch client model: %w", err)
 	}
-	exp := backoff.NewExponentialBackOff()
-	exp.MaxInterval = reconnectMaxInterval
-	// libovsdb panics when its backoff gives up (the default gives up
-	// after 15 minutes), so never give up.
-	exp.MaxElapsedTime = 0
-	bo := &closableBackOff{BackOff: exp}
-	logger := logr.New(logrusSink{entry: log.WithField("lib", "libovsdb")})
+	bo := clientkit.NewClosableBackOff(reconnectMaxInterval)
+	logger := clientkit.Logger(log.WithField("lib", "libovsdb"))
 	ovs, err := client.NewOVSDBClient(dbModel,
 		client.WithEndpoint(endpoint),
 		client.WithReconnect(reconnectTimeout, bo),
@@ -111,17 +99,16 @@ func Connect(ctx context.Context, endpoint string) (*Client, error) {
 	c := &Client{
 		ovs:     ovs,
 		backoff: bo,
-		changed: make(chan struct{}, 1),
+		sig:     clientkit.NewSignals(),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
-		updated: make(chan struct{}),
 	}
 	// The handler must be in place before the monitor's initial dump.
 	onEvent := func(table string) {
 		if table != vswitchd.OpenvSwitchTable {
-			c.notify()
+			c.sig.Notify()
 		}
-		c.broadcast()
+		c.sig.Broadcast()
 	}
 	ovs.Cache().AddEventHandler(&cache.EventHandlerFuncs{
 		AddFunc:    func(table string, _ model.Model) { onEvent(table) },
@@ -156,26 +143,14 @@ func (c *Client) monitor(ctx context.Context) error {
 // was rebuilt, and rows deleted meanwhile produced no event of their own.
 func (c *Client) watchConnection() {
 	defer close(c.done)
-	t := time.NewTicker(connectedPoll)
-	defer t.Stop()
-	was := true
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-t.C:
-		}
-		now := c.Connected()
-		switch {
-		case was && !now:
+	clientkit.WatchConnection(c.stop, connectedPoll, c.Connected, func(up bool) {
+		if !up {
 			log.Warn("lost connection to OVSDB, reconnecting")
-		case !was && now:
-			log.Info("reconnected to OVSDB")
-			c.notify()
-			c.broadcast()
+			return
 		}
-		was = now
-	}
+		log.Info("reconnected to OVSDB")
+		c.sig.Signal()
+	})
 }
 
 // Close stops monitoring and closes the connection; no reconnect follows.
@@ -184,120 +159,16 @@ func (c *Client) Close() {
 	c.closeOnce.Do(func() {
 		close(c.stop)
 		<-c.done
-		c.backoff.closed.Store(true)
+		c.backoff.Close()
 		c.ovs.Close()
 	})
 }
 
-// Connected reports whether the client is connected right now.
-// libovsdb's Connected stays true while it reconnects after the server
-// went away (it clears the flag only on a local Disconnect); its
-// CurrentEndpoint is empty exactly while there is no connection.
-func (c *Client) Connected() bool { return c.ovs.Connected() && c.ovs.CurrentEndpoint() != "" }
+// Connected reports whether the client is connected right now, which
+// libovsdb's own Connected does not (see [clientkit.Live]).
+func (c *Client) Connected() bool { return clientkit.Live(c.ovs) }
 
 // Changed receives after any cache change of Bridge, Port or Interface and
 // after a reconnect. Signals are coalesced into one slot, so a reader must
 // re-read the whole state (e.g. Interfaces) after each receive.
-func (c *Client) Changed() <-chan struct{} { return c.changed }
-
-// notify never blocks: it runs in libovsdb's event goroutine.
-func (c *Client) notify() {
-	select {
-	case c.changed <- struct{}{}:
-	default:
-	}
-}
-
-// broadcast wakes every internal waiter (see waitCache) without touching
-// the user's Changed slot.
-func (c *Client) broadcast() {
-	c.updMu.Lock()
-	close(c.updated)
-	c.updated = make(chan struct{})
-	c.updMu.Unlock()
-}
-
-func (c *Client) updatedCh() <-chan struct{} {
-	c.updMu.Lock()
-	defer c.updMu.Unlock()
-	return c.updated
-}
-
-// transact sends ops as one transaction and checks every result; what
-// names the attempt in errors and logs.
-func (c *Client) transact(ctx context.Context, what string, ops []libovsdb.Operation) error {
-	ctx, cancel := context.WithTimeout(ctx, transactTimeout)
-	defer cancel()
-	c.transactions.Add(1)
-	res, err := c.ovs.Transact(ctx, ops...)
-	if err != nil {
-		return fmt.Errorf("%s: transact: %w", what, err)
-	}
-	if opErrs, err := libovsdb.CheckOperationResults(res, ops); err != nil {
-		for _, e := range opErrs {
-			err = errors.Join(err, e)
-		}
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	log.WithFields(logrus.Fields{"what": what, "operations": len(ops)}).Debug("transaction committed")
-	return nil
-}
-
-// waitCache waits until done reports that the cache reflects what was
-// committed; the monitor update may arrive after the transaction reply.
-func (c *Client) waitCache(ctx context.Context, what string, done func() (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, cacheSyncTimeout)
-	defer cancel()
-	for {
-		ch := c.updatedCh() // taken before checking, so no update is missed
-		ok, err := done()
-		if err != nil || ok {
-			return err
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("%s: committed, but the cache did not show it: %w", what, ctx.Err())
-		}
-	}
-}
-
-// closableBackOff stops libovsdb's reconnect loop after Close: libovsdb's
-// Close does nothing while it is reconnecting, and its loop panics when a
-// backoff gives up, so after Close the loop is parked instead (one idle
-// goroutine until the process exits).
-type closableBackOff struct {
-	backoff.BackOff
-	closed atomic.Bool
-}
-
-func (b *closableBackOff) NextBackOff() time.Duration {
-	if b.closed.Load() {
-		return math.MaxInt64
-	}
-	return b.BackOff.NextBackOff()
-}
-
-// logrusSink routes libovsdb's logr output to logrus: its info lines at
-// debug level (libovsdb is chatty), its errors as warnings (it retries).
-type logrusSink struct{ entry *logrus.Entry }
-
-func (s logrusSink) Init(logr.RuntimeInfo) {}
-func (s logrusSink) Enabled(int) bool      { return s.entry.Logger.IsLevelEnabled(logrus.DebugLevel) }
-func (s logrusSink) Info(_ int, msg string, kv ...any) {
-	s.with(kv).Debug(msg)
-}
-func (s logrusSink) Error(err error, msg string, kv ...any) {
-	s.with(kv).WithError(err).Warn(msg)
-}
-func (s logrusSink) WithValues(kv ...any) logr.LogSink { return logrusSink{entry: s.with(kv)} }
-func (s logrusSink) WithName(name string) logr.LogSink {
-	return logrusSink{entry: s.entry.WithField("logger", name)}
-}
-func (s logrusSink) with(kv []any) *logrus.Entry {
-	f := logrus.Fields{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		f[fmt.Sprint(kv[i])] = kv[i+1]
-	}
-	return s.entry.WithFields(f)
-}
+func (c *Client) Changed() <-chan struct{} { return c.sig.Changed() }

@@ -2,22 +2,18 @@ package ovsdb
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/database"
-	"github.com/ovn-kubernetes/libovsdb/database/inmemory"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
-	"github.com/ovn-kubernetes/libovsdb/server"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovsgw/ovsgw/ovsdb/clientkit/memdb"
 	"github.com/ovsgw/ovsgw/ovsdb/vswitchd"
 )
 
@@ -48,50 +44,14 @@ type memDB struct {
 
 func newMemDB(t *testing.T) *memDB {
 	t.Helper()
-	raw, err := os.ReadFile(schemaFile)
-	if err != nil {
-		t.Fatalf("read OVS schema (install openvswitch-common): %v", err)
-	}
-	var schema libovsdb.DatabaseSchema
-	if err := json.Unmarshal(raw, &schema); err != nil {
-		t.Fatalf("parse %s: %v", schemaFile, err)
-	}
-	clientModel, err := vswitchd.FullDatabaseModel()
+	full, err := vswitchd.FullDatabaseModel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbModel, errs := model.NewDatabaseModel(schema, clientModel)
-	if len(errs) > 0 {
-		t.Fatalf("model does not match %s: %v", schemaFile, errs)
-	}
-	logger := logr.Discard()
-	db := inmemory.NewDatabase(map[string]model.ClientDBModel{schema.Name: clientModel}, &logger)
-	srv, err := server.NewOvsdbServer(db, &logger, dbModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Not t.TempDir: unix socket paths are limited to 108 bytes.
-	dir, err := os.MkdirTemp("", "ovsgw-ovsdb-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "db.sock")
-	go func() { _ = srv.Serve("unix", sock) }()
-	t.Cleanup(func() { srv.Close(); os.RemoveAll(dir) })
-	waitUntil(t, testWait, "in-memory server ready", srv.Ready)
-
-	m := &memDB{t: t, db: db, endpoint: "unix:" + sock}
-	m.peer, err = client.NewOVSDBClient(clientModel, client.WithEndpoint(m.endpoint))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.peer.Connect(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.peer.Close)
+	srv := memdb.Start(t, memdb.DB{Schema: memdb.ReadSchema(t, schemaFile, nil), Model: full})
+	m := &memDB{t: t, db: srv.DB, endpoint: srv.Endpoint, peer: srv.Peer(t)}
 	// What `ovs-vsctl init` does: the one root row.
-	ops, err := m.peer.Create(&vswitchd.OpenvSwitch{})
-	m.peerTransact(ops, err)
+	memdb.Create(t, m.peer, []model.Model{&vswitchd.OpenvSwitch{}})
 	return m
 }
 
@@ -105,20 +65,6 @@ func (m *memDB) connect() *Client {
 	}
 	m.t.Cleanup(c.Close)
 	return c
-}
-
-func (m *memDB) peerTransact(ops []libovsdb.Operation, err error) {
-	m.t.Helper()
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	res, err := m.peer.Transact(context.Background(), ops...)
-	if err == nil {
-		_, err = libovsdb.CheckOperationResults(res, ops)
-	}
-	if err != nil {
-		m.t.Fatalf("peer transaction: %v", err)
-	}
 }
 
 // rows reads a table on the server side, so assertions never depend on a
@@ -158,18 +104,13 @@ func (m *memDB) addBridge(br vswitchd.Bridge) {
 	iface := &vswitchd.Interface{UUID: "i", Name: br.Name, Type: "internal"}
 	port := &vswitchd.Port{UUID: "p", Name: br.Name, Interfaces: []string{"i"}}
 	br.UUID, br.Ports = "b", []string{"p"}
-	var ops []libovsdb.Operation
-	for _, mod := range []model.Model{iface, port, &br} {
-		op, err := m.peer.Create(mod)
-		if err != nil {
-			m.t.Fatal(err)
-		}
-		ops = append(ops, op...)
-	}
 	root := &vswitchd.OpenvSwitch{UUID: rootUUID(m)}
 	mut, err := m.peer.Where(root).Mutate(root, model.Mutation{
 		Field: &root.Bridges, Mutator: libovsdb.MutateOperationInsert, Value: []string{"b"}})
-	m.peerTransact(append(ops, mut...), err)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	memdb.Create(m.t, m.peer, []model.Model{iface, port, &br}, mut...)
 }
 
 // addVMPort plugs a port the way a hypervisor does: not ovsgw's, carrying
@@ -178,18 +119,13 @@ func (m *memDB) addVMPort(bridge, name, ifaceID string) {
 	m.t.Helper()
 	iface := &vswitchd.Interface{UUID: "i", Name: name, ExternalIDs: map[string]string{IfaceIDKey: ifaceID}}
 	port := &vswitchd.Port{UUID: "p", Name: name, Interfaces: []string{"i"}}
-	ops, err := m.peer.Create(iface)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	pops, err := m.peer.Create(port)
-	if err != nil {
-		m.t.Fatal(err)
-	}
 	br := &vswitchd.Bridge{UUID: rows[vswitchd.Bridge](m, vswitchd.BridgeTable)[bridge].UUID}
 	mut, err := m.peer.Where(br).Mutate(br, model.Mutation{
 		Field: &br.Ports, Mutator: libovsdb.MutateOperationInsert, Value: []string{"p"}})
-	m.peerTransact(append(append(ops, pops...), mut...), err)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	memdb.Create(m.t, m.peer, []model.Model{iface, port}, mut...)
 }
 
 func rootUUID(m *memDB) string {
@@ -198,13 +134,7 @@ func rootUUID(m *memDB) string {
 
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	memdb.WaitUntil(t, d, what, cond)
 }
 
 func ensure(t *testing.T, c *Client, spec BridgeSpec) {

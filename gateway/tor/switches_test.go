@@ -2,23 +2,17 @@ package tor
 
 import (
 	"context"
-	"encoding/json"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/database"
-	"github.com/ovn-kubernetes/libovsdb/database/inmemory"
 	"github.com/ovn-kubernetes/libovsdb/model"
-	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
-	"github.com/ovn-kubernetes/libovsdb/server"
 
 	gwmodel "github.com/ovsgw/ovsgw/gateway/model"
+	"github.com/ovsgw/ovsgw/ovsdb/clientkit/memdb"
 	"github.com/ovsgw/ovsgw/ovsdb/vtep"
 	"github.com/ovsgw/ovsgw/ovsdb/vtep/hwvtep"
 )
@@ -36,74 +30,19 @@ type fakeSwitch struct {
 
 func newFakeSwitch(t *testing.T, name, tunnelIP string) *fakeSwitch {
 	t.Helper()
-	raw, err := os.ReadFile("/usr/share/openvswitch/vtep.ovsschema")
-	if err != nil {
-		t.Fatalf("read the hardware_vtep schema (install openvswitch-common): %v", err)
-	}
-	var schema libovsdb.DatabaseSchema
-	if err := json.Unmarshal(raw, &schema); err != nil {
-		t.Fatal(err)
-	}
 	full, err := hwvtep.FullDatabaseModel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbModel, errs := model.NewDatabaseModel(schema, full)
-	if len(errs) > 0 {
-		t.Fatalf("generated models do not match the schema (run make generate): %v", errs)
-	}
-	logger := logr.Discard()
-	db := inmemory.NewDatabase(map[string]model.ClientDBModel{schema.Name: full}, &logger)
-	srv, err := server.NewOvsdbServer(db, &logger, dbModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "ovsgw-tor-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "db.sock")
-	go func() { _ = srv.Serve("unix", sock) }()
-	t.Cleanup(func() { srv.Close(); os.RemoveAll(dir) })
-	deadline := time.Now().Add(testWait)
-	for !srv.Ready() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	f := &fakeSwitch{t: t, db: db, endpoint: "unix:" + sock}
-	f.peer, err = client.NewOVSDBClient(full, client.WithEndpoint(f.endpoint))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.peer.Connect(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.peer.Close)
-	var ops []libovsdb.Operation
-	for _, row := range []model.Model{
+	srv := memdb.Start(t, memdb.DB{Schema: memdb.ReadSchema(t, "/usr/share/openvswitch/vtep.ovsschema", nil), Model: full})
+	f := &fakeSwitch{t: t, db: srv.DB, endpoint: srv.Endpoint, peer: srv.Peer(t)}
+	memdb.Create(t, f.peer, []model.Model{
 		&hwvtep.PhysicalPort{UUID: "p1", Name: "p1"},
 		&hwvtep.PhysicalPort{UUID: "p2", Name: "p2"},
 		&hwvtep.PhysicalSwitch{UUID: "ps", Name: name, Ports: []string{"p1", "p2"}, TunnelIPs: []string{tunnelIP}},
 		&hwvtep.Global{Switches: []string{"ps"}},
-	} {
-		op, err := f.peer.Create(row)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ops = append(ops, op...)
-	}
-	f.transact(ops)
+	})
 	return f
-}
-
-func (f *fakeSwitch) transact(ops []libovsdb.Operation) {
-	f.t.Helper()
-	res, err := f.peer.Transact(context.Background(), ops...)
-	if err == nil {
-		_, err = libovsdb.CheckOperationResults(res, ops)
-	}
-	if err != nil {
-		f.t.Fatal(err)
-	}
 }
 
 // logicalSwitches lists the names of the logical switches on the server.
@@ -131,26 +70,12 @@ func (f *fakeSwitch) learn(ls, mac, tunnelIP string) {
 	}
 	loc := &hwvtep.PhysicalLocator{UUID: "self", EncapsulationType: "vxlan_over_ipv4", DstIP: tunnelIP}
 	mr := &hwvtep.UcastMacsLocal{MAC: mac, LogicalSwitch: lsUUID, Locator: "self"}
-	var ops []libovsdb.Operation
-	for _, m := range []model.Model{loc, mr} {
-		op, err := f.peer.Create(m)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		ops = append(ops, op...)
-	}
-	f.transact(ops)
+	memdb.Create(f.t, f.peer, []model.Model{loc, mr})
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	memdb.WaitUntil(t, testWait, what, cond)
 }
 
 // switchesYAML: tor1 managed by gw1 (its replication node), tor2 by c1.

@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	gwmodel "github.com/ovsgw/ovsgw/gateway/model"
+	"github.com/ovsgw/ovsgw/ovsdb/clientkit"
 	"github.com/ovsgw/ovsgw/ovsdb/configdb/gatewaydb"
 )
 
@@ -156,7 +157,7 @@ func (c *Client) commit(ctx context.Context, s *snapshot, p *planner, sum *Summa
 	}
 	log.WithFields(logrus.Fields{"generation": sum.Generation, "added": len(sum.Added),
 		"removed": len(sum.Removed), "changed": len(sum.Changed)}).Info("config applied")
-	return c.waitCache(ctx, what, func() (bool, error) {
+	return clientkit.WaitCache(ctx, cacheSyncTimeout, what, c.sig.Updated, func() (bool, error) {
 		g, err := c.Generation()
 		return g >= sum.Generation, err
 	})

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovsgw/ovsgw/ovsdb/clientkit"
 	"github.com/ovsgw/ovsgw/ovsdb/configdb/gatewaydb"
 )
 
@@ -76,7 +76,7 @@ var log = logrus.WithField("component", "configdb")
 // the current, each with its own handshake deadline.
 type Client struct {
 	endpoints []string
-	changed   chan struct{} // one slot: coalesced "cache moved" signal
+	sig       *clientkit.Signals // on each cache event and session change
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -84,9 +84,6 @@ type Client struct {
 
 	mu  sync.Mutex
 	ovs *session // the current session; kept after it ends, so reads serve its last state
-
-	updMu   sync.Mutex
-	updated chan struct{} // closed and replaced on each cache event and session change
 
 	transactions atomic.Int64 // transactions sent, for tests
 }
@@ -102,10 +99,9 @@ func Connect(ctx context.Context, endpoints []string) (*Client, error) {
 	}
 	c := &Client{
 		endpoints: endpoints,
-		changed:   make(chan struct{}, 1),
+		sig:       clientkit.NewSignals(),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
-		updated:   make(chan struct{}),
 	}
 	bo := retryBackOff()
 	for {
@@ -138,10 +134,8 @@ type session struct {
 	endpoint string
 }
 
-// live reports whether the session is connected. libovsdb clears its
-// connected flag when it drops a member that lost leadership, and its
-// CurrentEndpoint once the connection is gone.
-func (s *session) live() bool { return s.Connected() && s.CurrentEndpoint() != "" }
+// live reports whether the session is connected.
+func (s *session) live() bool { return clientkit.Live(s.Client) }
 
 // dial tries the members in turn, starting after the one named after, and
 // returns a monitoring session of the first that is the leader.
@@ -171,7 +165,7 @@ func (c *Client) session(ctx context.Context, endpoint string) (client.Client, e
 	if err != nil {
 		return nil, fmt.Errorf("build %s client model: %w", DatabaseName, err)
 	}
-	logger := logr.New(logrusSink{entry: log.WithFields(logrus.Fields{"lib": "libovsdb", "endpoint": endpoint})})
+	logger := clientkit.Logger(log.WithFields(logrus.Fields{"lib": "libovsdb", "endpoint": endpoint}))
 	ovs, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(endpoint),
 		client.WithLeaderOnly(true), client.WithLogger(&logger))
 	if err != nil {
@@ -184,9 +178,9 @@ func (c *Client) session(ctx context.Context, endpoint string) (client.Client, e
 	}
 	// The handler must be in place before the monitor's initial dump.
 	ovs.Cache().AddEventHandler(&cache.EventHandlerFuncs{
-		AddFunc:    func(string, model.Model) { c.notify() },
-		UpdateFunc: func(string, model.Model, model.Model) { c.notify() },
-		DeleteFunc: func(string, model.Model) { c.notify() },
+		AddFunc:    func(string, model.Model) { c.sig.Signal() },
+		UpdateFunc: func(string, model.Model, model.Model) { c.sig.Signal() },
+		DeleteFunc: func(string, model.Model) { c.sig.Signal() },
 	})
 	mctx, cancel := context.WithTimeout(ctx, monitorTimeout)
 	defer cancel()
@@ -249,7 +243,7 @@ func (c *Client) supervise() {
 		bo.Reset()
 		wait, lastEcho, dead = pollInterval, time.Now(), false
 		log.WithField("endpoint", next.endpoint).Info("connected to the new config DB leader")
-		c.notify()
+		c.sig.Signal()
 	}
 }
 
@@ -282,35 +276,18 @@ func (c *Client) Endpoint() string {
 // Changed receives after any cache change and after a move to another
 // member. Signals are coalesced into one slot, so a reader must re-read the
 // whole state (Config, Nodes, Bindings) after each receive.
-func (c *Client) Changed() <-chan struct{} { return c.changed }
-
-// notify never blocks: it runs in libovsdb's event goroutine.
-func (c *Client) notify() {
-	select {
-	case c.changed <- struct{}{}:
-	default:
-	}
-	c.updMu.Lock()
-	close(c.updated)
-	c.updated = make(chan struct{})
-	c.updMu.Unlock()
-}
-
-func (c *Client) updatedCh() <-chan struct{} {
-	c.updMu.Lock()
-	defer c.updMu.Unlock()
-	return c.updated
-}
+func (c *Client) Changed() <-chan struct{} { return c.sig.Changed() }
 
 // transact sends ops as one transaction to the leader, waiting for one
 // while the client moves, and checks every result; what names the attempt
-// in errors and logs.
+// in errors and logs. transactTimeout bounds the wait and the transaction
+// together.
 func (c *Client) transact(ctx context.Context, what string, ops []libovsdb.Operation) error {
 	ctx, cancel := context.WithTimeout(ctx, transactTimeout)
 	defer cancel()
 	var ovs *session
 	for {
-		ch := c.updatedCh()
+		ch := c.sig.Updated()
 		if ovs = c.conn(); ovs.live() {
 			break
 		}
@@ -321,59 +298,6 @@ func (c *Client) transact(ctx context.Context, what string, ops []libovsdb.Opera
 		}
 	}
 	c.transactions.Add(1)
-	res, err := ovs.Transact(ctx, ops...)
-	if err != nil {
-		return fmt.Errorf("%s: transact: %w", what, err)
-	}
-	if opErrs, err := libovsdb.CheckOperationResults(res, ops); err != nil {
-		for _, e := range opErrs {
-			err = errors.Join(err, e)
-		}
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	log.WithFields(logrus.Fields{"what": what, "operations": len(ops)}).Debug("transaction committed")
-	return nil
-}
-
-// waitCache waits until done reports that the cache reflects what was
-// committed; the monitor update may arrive after the transaction reply.
-func (c *Client) waitCache(ctx context.Context, what string, done func() (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, cacheSyncTimeout)
-	defer cancel()
-	for {
-		ch := c.updatedCh() // taken before checking, so no update is missed
-		ok, err := done()
-		if err != nil || ok {
-			return err
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("%s: committed, but the cache did not show it: %w", what, ctx.Err())
-		}
-	}
-}
-
-// logrusSink routes libovsdb's logr output to logrus: its info lines at
-// debug level (libovsdb is chatty), its errors as warnings.
-type logrusSink struct{ entry *logrus.Entry }
-
-func (s logrusSink) Init(logr.RuntimeInfo) {}
-func (s logrusSink) Enabled(int) bool      { return s.entry.Logger.IsLevelEnabled(logrus.DebugLevel) }
-func (s logrusSink) Info(_ int, msg string, kv ...any) {
-	s.with(kv).Debug(msg)
-}
-func (s logrusSink) Error(err error, msg string, kv ...any) {
-	s.with(kv).WithError(err).Warn(msg)
-}
-func (s logrusSink) WithValues(kv ...any) logr.LogSink { return logrusSink{entry: s.with(kv)} }
-func (s logrusSink) WithName(name string) logr.LogSink {
-	return logrusSink{entry: s.entry.WithField("logger", name)}
-}
-func (s logrusSink) with(kv []any) *logrus.Entry {
-	f := logrus.Fields{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		f[fmt.Sprint(kv[i])] = kv[i+1]
-	}
-	return s.entry.WithFields(f)
+	// Transact's timeout cannot extend ctx's: the leader wait above counts.
+	return clientkit.Transact(ctx, log, ovs, transactTimeout, what, ops)
 }

@@ -7,22 +7,18 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/database"
-	"github.com/ovn-kubernetes/libovsdb/database/inmemory"
-	"github.com/ovn-kubernetes/libovsdb/model"
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb/serverdb"
-	"github.com/ovn-kubernetes/libovsdb/server"
 	"github.com/sirupsen/logrus"
 
 	gwmodel "github.com/ovsgw/ovsgw/gateway/model"
+	"github.com/ovsgw/ovsgw/ovsdb/clientkit/memdb"
 	"github.com/ovsgw/ovsgw/ovsdb/configdb/gatewaydb"
 )
 
@@ -128,31 +124,7 @@ type memDB struct {
 	endpoint string
 }
 
-func newMemDB(t *testing.T) *memDB { return newMemDBSchema(t, readSchema(t, nil)) }
-
-// readSchema reads our schema; edit, when given, may change its JSON first.
-func readSchema(t *testing.T, edit func(tables map[string]any)) libovsdb.DatabaseSchema {
-	t.Helper()
-	raw, err := os.ReadFile(schemaFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if edit != nil {
-		var doc map[string]any
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatal(err)
-		}
-		edit(doc["tables"].(map[string]any))
-		if raw, err = json.Marshal(doc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var schema libovsdb.DatabaseSchema
-	if err := json.Unmarshal(raw, &schema); err != nil {
-		t.Fatalf("parse %s: %v", schemaFile, err)
-	}
-	return schema
-}
+func newMemDB(t *testing.T) *memDB { return newMemDBSchema(t, memdb.ReadSchema(t, schemaFile, nil)) }
 
 func newMemDBSchema(t *testing.T, schema libovsdb.DatabaseSchema) *memDB {
 	t.Helper()
@@ -164,30 +136,9 @@ func newMemDBSchema(t *testing.T, schema libovsdb.DatabaseSchema) *memDB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbModel, errs := model.NewDatabaseModel(schema, clientModel)
-	if len(errs) > 0 {
-		t.Fatalf("generated models do not match %s (run make generate): %v", schemaFile, errs)
-	}
-	srvModel, errs := model.NewDatabaseModel(serverdb.Schema(), serverModel)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	logger := logr.Discard()
-	db := inmemory.NewDatabase(map[string]model.ClientDBModel{schema.Name: clientModel, serverdb.Schema().Name: serverModel}, &logger)
-	srv, err := server.NewOvsdbServer(db, &logger, dbModel, srvModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Not t.TempDir: unix socket paths are limited to 108 bytes.
-	dir, err := os.MkdirTemp("", "ovsgw-configdb-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "db.sock")
-	go func() { _ = srv.Serve("unix", sock) }()
-	t.Cleanup(func() { srv.Close(); os.RemoveAll(dir) })
-	waitUntil(t, "in-memory server ready", srv.Ready)
-	return &memDB{t: t, db: db, endpoint: "unix:" + sock}
+	srv := memdb.Start(t, memdb.DB{Schema: schema, Model: clientModel},
+		memdb.DB{Schema: serverdb.Schema(), Model: serverModel})
+	return &memDB{t: t, db: srv.DB, endpoint: srv.Endpoint}
 }
 
 func (m *memDB) connect() *Client {
@@ -257,13 +208,7 @@ func apply(t *testing.T, c *Client, cfg *gwmodel.Config) *Summary {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	memdb.WaitUntil(t, testWait, what, cond)
 }
 
 func mustConfig(t *testing.T, c *Client) *gwmodel.Config {
@@ -635,7 +580,7 @@ func TestViewWrite(t *testing.T) {
 // A newer schema (a column and a table more, as the ToR work will add)
 // does not break this client: libovsdb ignores what its models lack.
 func TestNewerSchemaStillWorks(t *testing.T) {
-	schema := readSchema(t, func(tables map[string]any) {
+	schema := memdb.ReadSchema(t, schemaFile, func(tables map[string]any) {
 		vn := tables[gatewaydb.VirtualNetworkTable].(map[string]any)["columns"].(map[string]any)
 		vn["bpdu_flood"] = map[string]any{"type": "boolean"}
 		tables["ToR_Switch"] = map[string]any{"columns": map[string]any{"name": map[string]any{"type": "string"}}, "isRoot": true}

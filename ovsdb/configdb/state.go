@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ovsgw/ovsgw/ovsdb/clientkit"
 	"github.com/ovsgw/ovsgw/ovsdb/configdb/gatewaydb"
 )
 
@@ -158,7 +159,7 @@ func (c *Client) write(ctx context.Context, what string, plan func(*snapshot, *p
 	if err := c.transact(ctx, what, p.ops); err != nil {
 		return err
 	}
-	return c.waitCache(ctx, what, func() (bool, error) {
+	return clientkit.WaitCache(ctx, cacheSyncTimeout, what, c.sig.Updated, func() (bool, error) {
 		p, err := ops()
 		return err == nil && len(p.ops) == 0, err
 	})

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"strings"
 	"sync"
@@ -14,13 +13,12 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
-	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovsgw/ovsgw/ovsdb/clientkit"
 	"github.com/ovsgw/ovsgw/ovsdb/vtep/hwvtep"
 )
 
@@ -79,8 +77,8 @@ type Client struct {
 	opts    Options
 	log     *logrus.Entry
 	tls     *tls.Config // nil unless ssl:
-	backoff *closableBackOff
-	changed chan struct{} // one slot: coalesced "cache moved" signal
+	backoff *clientkit.ClosableBackOff
+	sig     *clientkit.Signals // on each cache event and reconnect
 	stop    chan struct{}
 	done    chan struct{}
 
@@ -93,9 +91,6 @@ type Client struct {
 	lastSync *time.Time
 	syncErr  string
 	problems []string
-
-	updMu   sync.Mutex
-	updated chan struct{} // closed and replaced on each cache event; internal waits
 
 	// connected is the connection state as last sampled (see Connected).
 	connected atomic.Bool
@@ -111,12 +106,11 @@ func New(opts Options) (*Client, error) {
 		return nil, errors.New("vtep client: no switch name")
 	}
 	c := &Client{
-		opts:    opts,
-		log:     baseLog.WithFields(logrus.Fields{"switch": opts.Switch, "endpoint": opts.Endpoint}),
-		changed: make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		updated: make(chan struct{}),
+		opts: opts,
+		log:  baseLog.WithFields(logrus.Fields{"switch": opts.Switch, "endpoint": opts.Endpoint}),
+		sig:  clientkit.NewSignals(),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
 	}
 	switch {
 	case strings.HasPrefix(opts.Endpoint, "tcp:"), strings.HasPrefix(opts.Endpoint, "unix:"):
@@ -129,12 +123,7 @@ func New(opts Options) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("%s: endpoint %q: want tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH", what, opts.Endpoint)
 	}
-	exp := backoff.NewExponentialBackOff()
-	exp.MaxInterval = retryMaxInterval
-	// libovsdb panics when its reconnect backoff gives up (the default gives up after 15
-	// minutes), so never give up.
-	exp.MaxElapsedTime = 0
-	c.backoff = &closableBackOff{BackOff: exp}
+	c.backoff = clientkit.NewClosableBackOff(retryMaxInterval)
 	go c.run()
 	return c, nil
 }
@@ -213,8 +202,7 @@ func (c *Client) run() {
 	}
 	c.log.Info("connected to the switch's OVSDB")
 	c.connected.Store(true)
-	c.notify()
-	c.broadcast()
+	c.sig.Signal()
 	c.watchConnection()
 }
 
@@ -225,7 +213,7 @@ func (c *Client) dial() (client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	logger := logr.New(logrusSink{entry: c.log.WithField("lib", "libovsdb")})
+	logger := clientkit.Logger(c.log.WithField("lib", "libovsdb"))
 	opts := []client.Option{client.WithEndpoint(c.opts.Endpoint),
 		client.WithInactivityCheck(inactivityProbe, dialTimeout, c.backoff), client.WithLogger(&logger)}
 	if c.tls != nil {
@@ -250,9 +238,9 @@ func (c *Client) dial() (client.Client, error) {
 	}
 	// The handler must be in place before the monitor's initial dump.
 	ovs.Cache().AddEventHandler(&cache.EventHandlerFuncs{
-		AddFunc:    func(string, model.Model) { c.notify(); c.broadcast() },
-		UpdateFunc: func(string, model.Model, model.Model) { c.notify(); c.broadcast() },
-		DeleteFunc: func(string, model.Model) { c.notify(); c.broadcast() },
+		AddFunc:    func(string, model.Model) { c.sig.Signal() },
+		UpdateFunc: func(string, model.Model, model.Model) { c.sig.Signal() },
+		DeleteFunc: func(string, model.Model) { c.sig.Signal() },
 	})
 	if err := monitor(ctx, ovs); err != nil {
 		ovs.Close()
@@ -307,27 +295,19 @@ func monitor(ctx context.Context, ovs client.Client) error {
 // watchConnection reports a completed reconnect on Changed: the cache was rebuilt, and rows
 // deleted meanwhile produced no event of their own.
 func (c *Client) watchConnection() {
-	t := time.NewTicker(connectedPoll)
-	defer t.Stop()
-	was := true
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-t.C:
-		}
+	sample := func() bool {
 		now := c.live()
 		c.connected.Store(now)
-		switch {
-		case was && !now:
-			c.log.Warn("lost the connection to the switch's OVSDB, reconnecting")
-		case !was && now:
-			c.log.Info("reconnected to the switch's OVSDB")
-			c.notify()
-			c.broadcast()
-		}
-		was = now
+		return now
 	}
+	clientkit.WatchConnection(c.stop, connectedPoll, sample, func(up bool) {
+		if !up {
+			c.log.Warn("lost the connection to the switch's OVSDB, reconnecting")
+			return
+		}
+		c.log.Info("reconnected to the switch's OVSDB")
+		c.sig.Signal()
+	})
 }
 
 // Close stops connecting and closes the session; calling it again does nothing.
@@ -336,7 +316,7 @@ func (c *Client) Close() {
 		close(c.stop)
 		<-c.done
 		c.connected.Store(false)
-		c.backoff.closed.Store(true)
+		c.backoff.Close()
 		if ovs := c.conn(); ovs != nil {
 			ovs.Close()
 		}
@@ -360,17 +340,16 @@ func (c *Client) Endpoint() string { return c.opts.Endpoint }
 // already rebuilt (libovsdb restores the monitor before it lets go of the lock).
 func (c *Client) Connected() bool { return c.connected.Load() }
 
-// live asks libovsdb. Its Connected stays true while it reconnects after the server went away;
-// its CurrentEndpoint is empty exactly while there is no connection.
+// live asks libovsdb (see [clientkit.Live]).
 func (c *Client) live() bool {
 	ovs := c.conn()
-	return ovs != nil && ovs.Connected() && ovs.CurrentEndpoint() != ""
+	return ovs != nil && clientkit.Live(ovs)
 }
 
 // WaitConnected waits until the client is connected and its cache filled, or ctx ends.
 func (c *Client) WaitConnected(ctx context.Context) error {
 	for {
-		ch := c.updatedCh()
+		ch := c.sig.Updated()
 		if c.Connected() {
 			return nil
 		}
@@ -386,103 +365,4 @@ func (c *Client) WaitConnected(ctx context.Context) error {
 // Changed receives after any change of the monitored tables (a MAC learned, a row changed by
 // someone) and after a (re)connect. Signals coalesce into one slot: a reader re-reads
 // (LocalMACs, TunnelIPs) and re-syncs after each receive.
-func (c *Client) Changed() <-chan struct{} { return c.changed }
-
-// notify never blocks: it runs in libovsdb's event goroutine.
-func (c *Client) notify() {
-	select {
-	case c.changed <- struct{}{}:
-	default:
-	}
-}
-
-// broadcast wakes every internal waiter without touching the user's Changed slot.
-func (c *Client) broadcast() {
-	c.updMu.Lock()
-	close(c.updated)
-	c.updated = make(chan struct{})
-	c.updMu.Unlock()
-}
-
-func (c *Client) updatedCh() <-chan struct{} {
-	c.updMu.Lock()
-	defer c.updMu.Unlock()
-	return c.updated
-}
-
-// transact sends ops as one transaction and checks every result; what names it in errors.
-func (c *Client) transact(ctx context.Context, ovs client.Client, what string, ops []libovsdb.Operation) error {
-	ctx, cancel := context.WithTimeout(ctx, transactTimeout)
-	defer cancel()
-	c.transactions.Add(1)
-	res, err := ovs.Transact(ctx, ops...)
-	if err != nil {
-		return fmt.Errorf("%s: transact: %w", what, err)
-	}
-	if opErrs, err := libovsdb.CheckOperationResults(res, ops); err != nil {
-		for _, e := range opErrs {
-			err = errors.Join(err, e)
-		}
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	c.log.WithFields(logrus.Fields{"what": what, "operations": len(ops)}).Debug("transaction committed")
-	return nil
-}
-
-// waitCache waits until done reports that the cache reflects what was committed; the monitor
-// update may arrive after the transaction reply.
-func (c *Client) waitCache(ctx context.Context, what string, done func() (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, cacheSyncTimeout)
-	defer cancel()
-	for {
-		ch := c.updatedCh() // taken before checking, so no update is missed
-		ok, err := done()
-		if err != nil || ok {
-			return err
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("%s: committed, but the cache did not show it: %w", what, ctx.Err())
-		}
-	}
-}
-
-// closableBackOff stops libovsdb's reconnect loop after Close: libovsdb's Close does nothing
-// while it is reconnecting, and its loop panics when a backoff gives up, so after Close the loop
-// is parked instead (one idle goroutine until the process exits), as in package ovsdb.
-type closableBackOff struct {
-	backoff.BackOff
-	closed atomic.Bool
-}
-
-func (b *closableBackOff) NextBackOff() time.Duration {
-	if b.closed.Load() {
-		return math.MaxInt64
-	}
-	return b.BackOff.NextBackOff()
-}
-
-// logrusSink routes libovsdb's logr output to logrus: its info lines at debug level (libovsdb is
-// chatty), its errors as warnings (it retries).
-type logrusSink struct{ entry *logrus.Entry }
-
-func (s logrusSink) Init(logr.RuntimeInfo) {}
-func (s logrusSink) Enabled(int) bool      { return s.entry.Logger.IsLevelEnabled(logrus.DebugLevel) }
-func (s logrusSink) Info(_ int, msg string, kv ...any) {
-	s.with(kv).Debug(msg)
-}
-func (s logrusSink) Error(err error, msg string, kv ...any) {
-	s.with(kv).WithError(err).Warn(msg)
-}
-func (s logrusSink) WithValues(kv ...any) logr.LogSink { return logrusSink{entry: s.with(kv)} }
-func (s logrusSink) WithName(name string) logr.LogSink {
-	return logrusSink{entry: s.entry.WithField("logger", name)}
-}
-func (s logrusSink) with(kv []any) *logrus.Entry {
-	f := logrus.Fields{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		f[fmt.Sprint(kv[i])] = kv[i+1]
-	}
-	return s.entry.WithFields(f)
-}
+func (c *Client) Changed() <-chan struct{} { return c.sig.Changed() }

@@ -3,7 +3,6 @@ package vtep
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"flag"
 	"io"
 	"net"
@@ -16,15 +15,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/database"
-	"github.com/ovn-kubernetes/libovsdb/database/inmemory"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
-	"github.com/ovn-kubernetes/libovsdb/server"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovsgw/ovsgw/ovsdb/clientkit/memdb"
 	"github.com/ovsgw/ovsgw/ovsdb/vtep/hwvtep"
 )
 
@@ -54,7 +51,7 @@ func TestMain(m *testing.M) {
 type memSwitch struct {
 	t        *testing.T
 	db       database.Database
-	dbModel  model.DatabaseModel
+	schema   libovsdb.DatabaseSchema
 	sock     string // the switch's socket, through the proxy
 	endpoint string
 	proxy    *proxy
@@ -63,72 +60,30 @@ type memSwitch struct {
 
 func newMemSwitch(t *testing.T) *memSwitch {
 	t.Helper()
-	raw, err := os.ReadFile(schemaFile)
-	if err != nil {
-		t.Fatalf("read the hardware_vtep schema (install openvswitch-common): %v", err)
-	}
-	var schema libovsdb.DatabaseSchema
-	if err := json.Unmarshal(raw, &schema); err != nil {
-		t.Fatalf("parse %s: %v", schemaFile, err)
-	}
 	full, err := hwvtep.FullDatabaseModel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbModel, errs := model.NewDatabaseModel(schema, full)
-	if len(errs) > 0 {
-		t.Fatalf("generated models do not match %s (run make generate): %v", schemaFile, errs)
-	}
-	logger := logr.Discard()
-	db := inmemory.NewDatabase(map[string]model.ClientDBModel{schema.Name: full}, &logger)
-	// Not t.TempDir: unix socket paths are limited to 108 bytes.
-	dir, err := os.MkdirTemp("", "ovsgw-vtep-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	srv, err := server.NewOvsdbServer(db, &logger, dbModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inner := filepath.Join(dir, "server.sock")
-	go func() { _ = srv.Serve("unix", inner) }()
-	t.Cleanup(srv.Close)
-	waitUntil(t, "in-memory server ready", srv.Ready)
-	m := &memSwitch{t: t, db: db, dbModel: dbModel, sock: filepath.Join(dir, "db.sock"),
-		proxy: &proxy{dial: func() (net.Conn, error) { return net.Dial("unix", inner) }}}
+	srv := memdb.Start(t, memdb.DB{Schema: memdb.ReadSchema(t, schemaFile, nil), Model: full})
+	m := &memSwitch{t: t, db: srv.DB, schema: srv.Schema, sock: filepath.Join(srv.Dir, "switch.sock"),
+		proxy: &proxy{dial: func() (net.Conn, error) { return net.Dial("unix", srv.Sock) }}}
 	m.endpoint = "unix:" + m.sock
 	m.start()
 	t.Cleanup(m.stop)
 
-	m.peer, err = client.NewOVSDBClient(full, client.WithEndpoint("unix:"+inner))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.peer.Connect(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.peer.Close)
+	m.peer = srv.Peer(t)
 	if _, err := m.peer.MonitorAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// What `vtep-ctl add-ps tor1` and the switch itself create: the root row, the switch, its
 	// ports, its tunnel IP.
-	var ops []libovsdb.Operation
-	for _, row := range []model.Model{
+	m.peerCreate([]model.Model{
 		&hwvtep.PhysicalPort{UUID: "p1", Name: "p1"},
 		&hwvtep.PhysicalPort{UUID: "p2", Name: "p2"},
 		&hwvtep.PhysicalPort{UUID: "p3", Name: "p3"},
 		&hwvtep.PhysicalSwitch{UUID: "ps", Name: switchName, Ports: []string{"p1", "p2", "p3"}, TunnelIPs: []string{switchTunnelIP}},
 		&hwvtep.Global{Switches: []string{"ps"}},
-	} {
-		op, err := m.peer.Create(row)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ops = append(ops, op...)
-	}
-	m.peerTransact(ops)
+	})
 	return m
 }
 
@@ -161,27 +116,13 @@ func (m *memSwitch) connect() *Client {
 
 func (m *memSwitch) peerTransact(ops []libovsdb.Operation) {
 	m.t.Helper()
-	res, err := m.peer.Transact(context.Background(), ops...)
-	if err == nil {
-		_, err = libovsdb.CheckOperationResults(res, ops)
-	}
-	if err != nil {
-		m.t.Fatalf("peer transaction: %v", err)
-	}
+	memdb.Transact(m.t, m.peer, ops)
 }
 
 // peerCreate inserts rows in one transaction, followed by extra operations.
 func (m *memSwitch) peerCreate(rows []model.Model, extra ...libovsdb.Operation) {
 	m.t.Helper()
-	var ops []libovsdb.Operation
-	for _, r := range rows {
-		op, err := m.peer.Create(r)
-		if err != nil {
-			m.t.Fatal(err)
-		}
-		ops = append(ops, op...)
-	}
-	m.peerTransact(append(ops, extra...))
+	memdb.Create(m.t, m.peer, rows, extra...)
 }
 
 // rows reads every table on the server side, table → UUID → row, so assertions never depend on
@@ -189,7 +130,7 @@ func (m *memSwitch) peerCreate(rows []model.Model, extra ...libovsdb.Operation) 
 func (m *memSwitch) rows() map[string]map[string]model.Model {
 	m.t.Helper()
 	out := map[string]map[string]model.Model{}
-	for table := range m.dbModel.Schema.Tables {
+	for table := range m.schema.Tables {
 		all, err := m.db.List(DatabaseName, table)
 		if err != nil {
 			m.t.Fatal(err)
@@ -201,13 +142,7 @@ func (m *memSwitch) rows() map[string]map[string]model.Model {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	memdb.WaitUntil(t, testWait, what, cond)
 }
 
 func doSync(t *testing.T, c *Client, d Desired) *Result {
