@@ -480,18 +480,7 @@ func (c *Conn) DumpFlows(ctx context.Context, table *uint8) ([]InstalledFlow, er
 	if table != nil {
 		req.TableId = *table
 	}
-	var flows []InstalledFlow
-	err := c.multipart(ctx, openflow13.MultipartType_Flow, req, func(b []byte) error {
-		for len(b) > 0 {
-			f, n, err := decodeFlowStats(b)
-			if err != nil {
-				return err
-			}
-			flows = append(flows, f)
-			b = b[n:]
-		}
-		return nil
-	})
+	flows, err := dumpRecords(ctx, c, openflow13.MultipartType_Flow, req, decodeFlowStats)
 	if err != nil {
 		return nil, fmt.Errorf("dump flows: %w", err)
 	}
@@ -499,20 +488,26 @@ func (c *Conn) DumpFlows(ctx context.Context, table *uint8) ([]InstalledFlow, er
 	return flows, nil
 }
 
-// DumpGroups reads every group, sorted by id.
-func (c *Conn) DumpGroups(ctx context.Context) ([]Group, error) {
-	var groups []Group
-	err := c.multipart(ctx, openflow13.MultipartType_GroupDesc, nil, func(b []byte) error {
+// dumpRecords runs a multipart request and decodes every record of every reply part.
+func dumpRecords[T any](ctx context.Context, c *Conn, typ uint16, req util.Message, decode func([]byte) (T, int, error)) ([]T, error) {
+	var out []T
+	err := c.multipart(ctx, typ, req, func(b []byte) error {
 		for len(b) > 0 {
-			g, n, err := decodeGroupDesc(b)
+			r, n, err := decode(b)
 			if err != nil {
 				return err
 			}
-			groups = append(groups, g)
+			out = append(out, r)
 			b = b[n:]
 		}
 		return nil
 	})
+	return out, err
+}
+
+// DumpGroups reads every group, sorted by id.
+func (c *Conn) DumpGroups(ctx context.Context) ([]Group, error) {
+	groups, err := dumpRecords(ctx, c, openflow13.MultipartType_GroupDesc, nil, decodeGroupDesc)
 	if err != nil {
 		return nil, fmt.Errorf("dump groups: %w", err)
 	}
