@@ -51,7 +51,7 @@ const (
 	changesPerKind = 100
 	// incrementalBudget stops the timed changes early (and says so in the table) when each
 	// change takes so long that changesPerKind of each would not finish in a few minutes.
-	incrementalBudget = 8 * time.Minute
+	incrementalBudget = 10 * time.Minute
 	// syncTimeout bounds one cold start or one change.
 	syncTimeout = 3 * time.Minute
 	// pollFirst and pollMax pace the status polls that wait for a sync; the times reported
