@@ -65,12 +65,8 @@ func newHALab(t testing.TB) *haLab {
 	if out, err := ovsgwCLI("db", "apply", "-f", file, "--db", l.cluster.endpoints()); err != nil {
 		t.Fatalf("db apply: %v\n%s", err, out)
 	}
-	underlay := testbed.NewToR(t, "ul")
-	for i, name := range []string{"gw1", "gw2", "c1"} {
-		n := testbed.NewNode(t, name)
-		testbed.AttachUnderlay(t, n, underlay, "ul-"+name, fmt.Sprintf("192.168.100.%d/24", i+1))
-		l.nodes[name] = n
-	}
+	names := []string{"gw1", "gw2", "c1"}
+	l.nodes = overlayNodes(t, testbed.NewToR(t, "ul"), names...)
 	l.tor = testbed.NewToR(t, "tor")
 	l.tor.MustVsctl(t, append([]string{"set", "bridge", testbed.ToRBridge, "rstp_enable=true"}, torRSTPTimers...)...)
 	for i, gw := range []string{"gw1", "gw2"} {
@@ -80,11 +76,7 @@ func newHALab(t testing.TB) *haLab {
 	}
 	l.bms1 = l.tor.AddHost(t, "bms1", 100, "02:00:00:00:01:0a", "10.1.0.10/24")
 	l.vm1 = testbed.NewHost(t, "vm1", l.nodes["c1"], "vm1p", "02:00:00:00:02:01", "10.1.0.21/24")
-	for i, name := range []string{"gw1", "gw2", "c1"} {
-		l.agents[name] = testbed.NewAgent(t, ovsgwBin, l.nodes[name], testbed.AgentOptions{
-			Hostname: name, GatewayMode: name != "c1", TunnelIP: fmt.Sprintf("192.168.100.%d", i+1),
-			ConfigDB: l.cluster.unixEndpoints()}, "")
-	}
+	l.agents = startAgents(t, l.nodes, names, l.cluster, "gw1", "gw2")
 	plug(t, l.nodes["c1"], "vm1p", "vm1")
 	return l
 }

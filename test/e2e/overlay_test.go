@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -62,12 +63,8 @@ func newOverlayLab(t testing.TB) *overlayLab {
 	l.configFile = filepath.Join(dir, "gateway.yaml")
 	l.apply(t, overlayYAML)
 
-	underlay := testbed.NewToR(t, "ul")
-	for i, name := range []string{"gw1", "c1", "c2"} {
-		n := testbed.NewNode(t, name)
-		testbed.AttachUnderlay(t, n, underlay, "ul-"+name, fmt.Sprintf("192.168.100.%d/24", i+1))
-		l.nodes[name] = n
-	}
+	names := []string{"gw1", "c1", "c2"}
+	l.nodes = overlayNodes(t, testbed.NewToR(t, "ul"), names...)
 	l.tor = testbed.NewToR(t, "tor")
 	testbed.Link(t, l.tor.NS, "trunk0", l.nodes["gw1"].NS, "eth1")
 	l.tor.TrunkPort(t, "trunk0")
@@ -76,17 +73,40 @@ func newOverlayLab(t testing.TB) *overlayLab {
 	l.vm1 = testbed.NewHost(t, "vm1", l.nodes["c1"], "vm1p", "02:00:00:00:02:01", "10.1.0.21/24")
 	l.vm2 = testbed.NewHost(t, "vm2", l.nodes["c2"], "vm2p", "02:00:00:00:02:02", "10.1.0.22/24")
 	l.vm3 = testbed.NewHost(t, "vm3", l.nodes["c2"], "vm3p", "02:00:00:00:02:03", "10.1.0.31/24")
-	for i, name := range []string{"gw1", "c1", "c2"} {
-		l.agents[name] = testbed.NewAgent(t, ovsgwBin, l.nodes[name], testbed.AgentOptions{
-			Hostname: name, GatewayMode: name == "gw1", TunnelIP: fmt.Sprintf("192.168.100.%d", i+1),
-			ConfigDB: l.cluster.unixEndpoints()}, "")
-	}
+	l.agents = startAgents(t, l.nodes, names, l.cluster, "gw1")
 	plug(t, l.nodes["c1"], "vm1p", "vm1")
 	plug(t, l.nodes["c2"], "vm2p", "vm2")
 	plug(t, l.nodes["c2"], "vm3p", "vm3")
 	l.waitBindings(t, map[string][]string{
 		"gw1": {"bms1", "bms2", "vm1", "vm2", "vm3"}, "c1": {"vm1", "bms1", "vm2"}, "c2": {"vm2", "vm3", "bms1", "bms2", "vm1"}})
 	return l
+}
+
+// overlayNodes starts one node per name, linked to the underlay switch; the i-th has tunnel
+// address 192.168.100.(i+1) on its br-phy.
+func overlayNodes(t testing.TB, underlay *testbed.ToR, names ...string) map[string]*testbed.Node {
+	nodes := map[string]*testbed.Node{}
+	for i, name := range names {
+		n := testbed.NewNode(t, name)
+		testbed.AttachUnderlay(t, n, underlay, "ul-"+name, fmt.Sprintf("%s/24", tunnelIP(i)))
+		nodes[name] = n
+	}
+	return nodes
+}
+
+// tunnelIP is the tunnel address of the i-th node of overlayNodes.
+func tunnelIP(i int) string { return fmt.Sprintf("192.168.100.%d", i+1) }
+
+// startAgents starts an agent on each named node, following the cluster, in gateway mode on
+// the nodes gateway names.
+func startAgents(t testing.TB, nodes map[string]*testbed.Node, names []string, cluster *raftCluster, gateway ...string) map[string]*testbed.Agent {
+	agents := map[string]*testbed.Agent{}
+	for i, name := range names {
+		agents[name] = testbed.NewAgent(t, ovsgwBin, nodes[name], testbed.AgentOptions{
+			Hostname: name, GatewayMode: slices.Contains(gateway, name), TunnelIP: tunnelIP(i),
+			ConfigDB: cluster.unixEndpoints()}, "")
+	}
+	return agents
 }
 
 // plug adds a VM's port to br-int with its VMI's name as iface-id, as a hypervisor would.

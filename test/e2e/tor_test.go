@@ -557,22 +557,15 @@ func newTorAgentLab(t *testing.T) *torAgentLab {
 	// A real switch is managed over its management network: here, the underlay.
 	l.endpoint = l.sw.ListenTCP(t, 6640)
 	l.apply(t, l.yaml(""))
-	for i, name := range []string{"gw1", "c1"} {
-		n := testbed.NewNode(t, name)
-		testbed.AttachUnderlay(t, n, underlay, "ul-"+name, fmt.Sprintf("192.168.100.%d/24", i+1))
-		l.nodes[name] = n
-	}
+	names := []string{"gw1", "c1"}
+	l.nodes = overlayNodes(t, underlay, names...)
 	vlans := testbed.NewToR(t, "vlans")
 	testbed.Link(t, vlans.NS, "trunk0", l.nodes["gw1"].NS, "eth1")
 	vlans.TrunkPort(t, "trunk0")
 	l.bms1 = vlans.AddHost(t, "bms1", 100, "02:00:00:00:01:0a", "10.1.0.10/24")
 	l.vm1 = testbed.NewHost(t, "vm1", l.nodes["c1"], "vm1p", "02:00:00:00:02:01", "10.1.0.21/24")
 	l.vm3 = testbed.NewHost(t, "vm3", l.nodes["c1"], "vm3p", "02:00:00:00:02:03", "10.1.0.31/24")
-	for i, name := range []string{"gw1", "c1"} {
-		l.agents[name] = testbed.NewAgent(t, ovsgwBin, l.nodes[name], testbed.AgentOptions{
-			Hostname: name, GatewayMode: name == "gw1", TunnelIP: fmt.Sprintf("192.168.100.%d", i+1),
-			ConfigDB: l.cluster.unixEndpoints()}, "")
-	}
+	l.agents = startAgents(t, l.nodes, names, l.cluster, "gw1")
 	plug(t, l.nodes["c1"], "vm1p", "vm1")
 	plug(t, l.nodes["c1"], "vm3p", "vm3")
 	return l
