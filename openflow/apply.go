@@ -135,35 +135,45 @@ func (c *Conn) Apply(ctx context.Context, changes []Change) error {
 		return nil
 	}
 	id := c.bid.Add(1)
-	byXID := make(map[uint32]Change, len(changes))
-	msgs := make([]util.Message, 0, len(changes)+2)
 	open := bundleCtrl(id, openflow13.OFPBCT_OPEN_REQUEST, c.nextXID())
-	msgs = append(msgs, open)
-	for _, ch := range changes {
-		x := c.nextXID()
-		m, err := ch.message(x)
-		if err != nil {
-			return fmt.Errorf("%s: %w", ch, err)
-		}
-		// The added message and the bundle-add carry the same xid, so OVS's errors about the
-		// message (sent with the inner xid) find their change either way.
-		add := openflow13.NewBundleAdd(&openflow13.BundleAdd{BundleID: id, Flags: bundleFlags, Message: m})
-		add.Header.Xid = x
-		msgs = append(msgs, add)
-		byXID[x] = ch
+	xids := make([]uint32, len(changes))
+	byXID := make(map[uint32]Change, len(changes))
+	for i, ch := range changes {
+		xids[i] = c.nextXID()
+		byXID[xids[i]] = ch
 	}
 	barrier := newHeader(openflow13.Type_BarrierRequest)
 	barrier.Xid = c.nextXID()
-	msgs = append(msgs, &barrier)
 
 	w := newWaiter()
-	all := []uint32{open.Header.Xid, barrier.Xid}
-	for x := range byXID {
-		all = append(all, x)
-	}
+	all := append([]uint32{open.Header.Xid, barrier.Xid}, xids...)
 	c.register(w, all...)
 	defer func() { c.unregister(all...) }()
-	if err := c.write(msgs...); err != nil {
+	if err := c.write(open); err != nil {
+		return err
+	}
+	// The adds are built and written applyBatch at a time, so that a bundle of 100K changes
+	// never holds 100K messages in memory at once.
+	msgs := make([]util.Message, 0, min(applyBatch, len(changes)))
+	for start := 0; start < len(changes); start += applyBatch {
+		msgs = msgs[:0]
+		for i := start; i < min(start+applyBatch, len(changes)); i++ {
+			m, err := changes[i].message(xids[i])
+			if err != nil {
+				c.write(bundleCtrl(id, openflow13.OFPBCT_DISCARD_REQUEST, c.nextXID()))
+				return fmt.Errorf("%s: %w", changes[i], err)
+			}
+			// The added message and the bundle-add carry the same xid, so OVS's errors about
+			// the message (sent with the inner xid) find their change either way.
+			add := openflow13.NewBundleAdd(&openflow13.BundleAdd{BundleID: id, Flags: bundleFlags, Message: m})
+			add.Header.Xid = xids[i]
+			msgs = append(msgs, add)
+		}
+		if err := c.write(msgs...); err != nil {
+			return err
+		}
+	}
+	if err := c.write(&barrier); err != nil {
 		return err
 	}
 
@@ -224,6 +234,11 @@ func (c *Conn) Apply(ctx context.Context, changes []Change) error {
 	}
 	return errors.Join(errs...)
 }
+
+// applyBatch is how many bundle adds Apply builds and writes at a time: enough to fill the
+// socket's write chunks, few enough that a cold start's 100K flows are never all in memory as
+// messages at once.
+const applyBatch = 1024
 
 // bundleCtrl builds a bundle control message.
 func bundleCtrl(id uint32, typ uint16, xid uint32) *openflow13.VendorHeader {

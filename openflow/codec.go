@@ -118,6 +118,9 @@ func encodeMatch(m Match) (openflow13.Match, error) {
 			if len(e.Value) != info.Width || (e.Mask != nil && len(e.Mask) != info.Width) {
 				return out, fmt.Errorf("match %s: value or mask is not %d bytes", e.Field, info.Width)
 			}
+			if !validValue(e.Field, append(append([]byte(nil), e.Value...), e.Mask...)) {
+				return out, fmt.Errorf("match %s: value or mask beyond the field's %#x", e.Field, vlanVIDBits)
+			}
 			if e.Mask != nil {
 				mf.HasMask, mf.Mask = true, newOXMBytes(e.Mask)
 			}
@@ -162,6 +165,8 @@ func encodeAction(a Action) (openflow13.Action, error) {
 		}), nil
 	case GroupAction:
 		return openflow13.NewActionGroup(a.ID), nil
+	case DecTTL:
+		return openflow13.NewActionDecNwTtl(), nil
 	case Resubmit:
 		return openflow13.NewNXActionResubmitTableAction(nxInPort, a.Table), nil
 	case CT:
@@ -174,6 +179,29 @@ func encodeAction(a Action) (openflow13.Action, error) {
 		}
 		r := rawAction(b)
 		return &r, nil
+	case Conjunction:
+		b, err := encodeConjunction(a)
+		if err != nil {
+			return nil, err
+		}
+		r := rawAction(b)
+		return &r, nil
+	case Controller:
+		b, err := encodeController(a)
+		if err != nil {
+			return nil, err
+		}
+		r := rawAction(b)
+		return &r, nil
+	case Note:
+		b, err := encodeNote(a)
+		if err != nil {
+			return nil, err
+		}
+		r := rawAction(b)
+		return &r, nil
+	case MeterAction:
+		return nil, fmt.Errorf("%s is an instruction: only first in a flow's actions", a)
 	case UnknownAction:
 		if a.Instruction || len(a.Raw) < 8 || len(a.Raw)%8 != 0 || int(be16(a.Raw[2:])) != len(a.Raw) {
 			return nil, fmt.Errorf("%s: not a well-formed action", a)
@@ -191,7 +219,7 @@ func encodeActionList(actions []Action) ([]openflow13.Action, error) {
 	out := make([]openflow13.Action, 0, len(actions))
 	for _, a := range actions {
 		switch a := a.(type) {
-		case GotoTable:
+		case GotoTable, MeterAction:
 			return nil, fmt.Errorf("%s is not allowed in a group bucket", a)
 		case UnknownAction:
 			if a.Instruction {
@@ -208,8 +236,13 @@ func encodeActionList(actions []Action) ([]openflow13.Action, error) {
 }
 
 // encodeInstructions turns a flow's actions into instructions: a run of actions becomes one
-// apply-actions, an UnknownAction instruction stays in place, a GotoTable must be last.
+// apply-actions, an UnknownAction instruction stays in place, a Meter must be first (OVS's
+// order of instructions), a GotoTable must be last, and Conjunction actions come alone
+// (checkConjunctions).
 func encodeInstructions(actions []Action) ([]openflow13.Instruction, error) {
+	if err := checkConjunctions(actions); err != nil {
+		return nil, err
+	}
 	var out []openflow13.Instruction
 	var apply *openflow13.InstrActions
 	for i, a := range actions {
@@ -219,6 +252,12 @@ func encodeInstructions(actions []Action) ([]openflow13.Instruction, error) {
 				return nil, fmt.Errorf("%s must be the last action", a)
 			}
 			out = append(out, openflow13.NewInstrGotoTable(a.Table))
+			continue
+		case MeterAction:
+			if i != 0 {
+				return nil, fmt.Errorf("%s must be the first action", a)
+			}
+			out = append(out, openflow13.NewInstrMeter(a.ID))
 			continue
 		case UnknownAction:
 			if a.Instruction {
@@ -332,6 +371,11 @@ func encodeGroupMod(cmd GroupCommand, g Group) (*openflow13.GroupMod, error) {
 // errTruncated reports wire data shorter than its own length fields say.
 var errTruncated = errors.New("openflow: truncated or malformed message")
 
+// errBadLength: OpenFlow 1.3 pads every action and instruction to a multiple of 8 bytes, and
+// Open vSwitch refuses others (OFPBAC_BAD_LEN, OFPBIC_BAD_LEN); one that is not cannot be put
+// back on the wire as it came.
+var errBadLength = errors.New("openflow: action or instruction length not a multiple of 8")
+
 // decodeMatch reads an ofp_match at the start of b; n is its padded length.
 func decodeMatch(b []byte) (m Match, n int, err error) {
 	if len(b) < 4 {
@@ -342,18 +386,27 @@ func decodeMatch(b []byte) (m Match, n int, err error) {
 	if typ != openflow13.MatchType_OXM || length < 4 || n > len(b) {
 		return nil, 0, fmt.Errorf("openflow: unsupported match (type %d, length %d)", typ, length)
 	}
-	for p := 4; p < length; {
-		if p+4 > length {
-			return nil, 0, errTruncated
+	if m, err = decodeOXMs(b[4:length]); err != nil {
+		return nil, 0, err
+	}
+	return m, n, nil
+}
+
+// decodeOXMs reads a run of OXM fields (a match's body, or a packet-in's metadata).
+func decodeOXMs(b []byte) (Match, error) {
+	var m Match
+	for p := 0; p < len(b); {
+		if p+4 > len(b) {
+			return nil, errTruncated
 		}
 		class, fb, plen := be16(b[p:]), b[p+2], int(b[p+3])
-		if p+4+plen > length {
-			return nil, 0, errTruncated
+		if p+4+plen > len(b) {
+			return nil, errTruncated
 		}
 		payload := b[p+4 : p+4+plen]
 		p += 4 + plen
 		oxm, hasMask := fb>>1, fb&1 == 1
-		if f, ok := FieldByOXM(class, oxm); ok {
+		if f, ok := FieldByOXM(class, oxm); ok && validValue(f, payload) {
 			w := fieldInfos[f].Width
 			switch {
 			case !hasMask && plen == w:
@@ -366,7 +419,28 @@ func decodeMatch(b []byte) (m Match, n int, err error) {
 		}
 		m = append(m, MatchField{Field: UnknownField(class, oxm, hasMask), Value: rawCopy(payload)})
 	}
-	return m.Normalize(), n, nil
+	m = m.Normalize() // sorted by field: a field given twice is given in a row
+	for i := 1; i < len(m); i++ {
+		if m[i].Field == m[i-1].Field { // OpenFlow allows a field once (OVS: OFPBMC_DUP_FIELD)
+			return nil, fmt.Errorf("openflow: match has field %s twice", m[i].Field)
+		}
+	}
+	return m, nil
+}
+
+// validValue reports whether a known field's value (and mask) is one ovsgw's types and text can
+// hold; any other stays an UnknownField, with its bytes. Only VLAN_VID is narrower than its
+// width: 13 bits.
+func validValue(f Field, payload []byte) bool {
+	if f.Info().kind != kindVlanVID {
+		return true
+	}
+	for i := 0; i+2 <= len(payload); i += 2 {
+		if be16(payload[i:]) > vlanVIDBits {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeActions reads a list of ofp_action.
@@ -379,6 +453,9 @@ func decodeActions(b []byte) ([]Action, error) {
 		l := int(be16(b[2:]))
 		if l < 4 || l > len(b) {
 			return nil, errTruncated
+		}
+		if l%8 != 0 {
+			return nil, errBadLength
 		}
 		out = append(out, decodeAction(b[:l]))
 		b = b[l:]
@@ -397,6 +474,9 @@ func decodeAction(r []byte) Action {
 			if port != PortController || maxLen == ofpCMLNoBuffer {
 				return Output{Port: port}
 			}
+			if maxLen != 0 {
+				return Controller{MaxLen: maxLen}
+			}
 		}
 	case openflow13.ActionType_PushVlan:
 		if len(r) == 8 {
@@ -409,6 +489,10 @@ func decodeAction(r []byte) Action {
 	case openflow13.ActionType_Group:
 		if len(r) == 8 {
 			return GroupAction{ID: be32(r[4:])}
+		}
+	case openflow13.ActionType_DecNwTtl:
+		if len(r) == 8 && be32(r[4:]) == 0 {
+			return DecTTL{}
 		}
 	case openflow13.ActionType_SetField:
 		if len(r) >= 8 {
@@ -434,6 +518,18 @@ func decodeAction(r []byte) Action {
 			if a, ok := decodeMove(r); ok {
 				return a
 			}
+		case nxastConjunction:
+			if a, ok := decodeConjunction(r); ok {
+				return a
+			}
+		case nxastController2:
+			if a, ok := decodeController2(r); ok {
+				return a
+			}
+		case nxastNote:
+			if a, ok := decodeNote(r); ok {
+				return a
+			}
 		}
 	}
 	return unknown
@@ -450,6 +546,9 @@ func decodeInstructions(b []byte) ([]Action, error) {
 		if l < 4 || l > len(b) {
 			return nil, errTruncated
 		}
+		if l%8 != 0 {
+			return nil, errBadLength
+		}
 		switch be16(b) {
 		case openflow13.InstrType_APPLY_ACTIONS:
 			if l < 8 {
@@ -465,6 +564,11 @@ func decodeInstructions(b []byte) ([]Action, error) {
 				return nil, errTruncated
 			}
 			out = append(out, GotoTable{Table: b[4]})
+		case openflow13.InstrType_METER:
+			if l != 8 {
+				return nil, errTruncated
+			}
+			out = append(out, MeterAction{ID: be32(b[4:])})
 		default:
 			out = append(out, UnknownAction{Instruction: true, Raw: rawCopy(b[:l])})
 		}
@@ -500,6 +604,22 @@ func decodeFlowStats(b []byte) (f InstalledFlow, n int, err error) {
 		return f, 0, err
 	}
 	return f, n, nil
+}
+
+// decodeFlowCounters reads the fixed part of one ofp_flow_stats record (table, cookie,
+// counters) and skips its match and instructions; n is its length. It accepts what
+// decodeFlowStats accepts, and more: a record whose match or instructions it would refuse.
+func decodeFlowCounters(b []byte) (c FlowCounters, n int, err error) {
+	if len(b) < flowStatsLen+8 {
+		return c, 0, errTruncated
+	}
+	n = int(be16(b))
+	if n < flowStatsLen+8 || n > len(b) {
+		return c, 0, errTruncated
+	}
+	c.Table, c.Cookie = b[2], be64(b[24:])
+	c.Packets, c.Bytes = be64(b[32:]), be64(b[40:])
+	return c, n, nil
 }
 
 // decodeGroupDesc reads one ofp_group_desc record; n is its length. Bucket weights and watch

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -18,8 +19,11 @@ func codecFlows() []Flow {
 	for f := Field(0); f < numFields; f++ {
 		w := f.Info().Width
 		v, mask := bytes.Repeat([]byte{0x12}, w), bytes.Repeat([]byte{0xf0}, w)
+		if f == FieldVlanVID { // 13 bits
+			v, mask = f.Uint(0x1212), f.Uint(0x10f0)
+		}
 		flows = append(flows, Flow{Table: 20, Priority: uint16(f), Match: m.With(f, v), Actions: []Action{SetField{f, v}}})
-		if f != FieldInPort && f != FieldEthType && f != FieldIPProto && f != FieldARPOp &&
+		if f != FieldConjID && f != FieldInPort && f != FieldEthType && f != FieldIPProto && f != FieldARPOp &&
 			f != FieldICMPType && f != FieldICMPCode && f != FieldICMPv6Type && f != FieldICMPv6Code {
 			flows = append(flows, Flow{Table: 21, Priority: uint16(f), Match: m.WithMasked(f, v, mask)})
 		}
@@ -29,7 +33,10 @@ func codecFlows() []Flow {
 		Flow{Table: 22, Priority: 2, Actions: []Action{PushVLAN{EtherType: 0x88a8}, PopVLAN{}, GroupAction{0xffffff00}}},
 		Flow{Table: 22, Priority: 3, Actions: []Action{Resubmit{0}, Resubmit{254}, GotoTable{254}}},
 		Flow{Table: 22, Priority: 4, Actions: []Action{CT{Commit: true, Zone: 9}, CT{Recirculate: true, Table: 23}, CT{}}},
-		Flow{Table: 22, Priority: 5, Actions: []Action{Move{FieldEthSrc, FieldEthDst}, Move{FieldReg0, FieldReg7}, Move{FieldARPSPA, FieldARPTPA}}},
+		Flow{Table: 22, Priority: 5, Actions: []Action{Move{FieldEthSrc, FieldEthDst}, Move{FieldReg0, FieldReg7}, Move{FieldARPSPA, FieldARPTPA}, Move{FieldConjID, FieldReg3}}},
+		Flow{Table: 22, Priority: 6, Actions: []Action{Conjunction{ID: 7, Clause: 1, NClauses: 2}, Conjunction{ID: 0xffffffff, Clause: 64, NClauses: 64}, Conjunction{ID: 0, Clause: 2, NClauses: 3}}},
+		Flow{Table: 22, Priority: 7, Actions: []Action{Note{[]byte("ovsgw\x01")}, Note{Data: bytes.Repeat([]byte{0xab}, 14)}, Note{}, Output{1}}},
+		Flow{Table: 22, Priority: 8, Actions: []Action{DecTTL{}, Move{FieldIPv6Src, FieldIPv6Dst}, Move{FieldIPTTL, FieldICMPType}, DecTTL{}}},
 	)
 }
 
@@ -184,7 +191,7 @@ func TestGroupRoundTrip(t *testing.T) {
 }
 
 // What OVS returns for flows others installed decodes without error into Unknown parts that
-// re-encode to the same bytes.
+// re-encode to the same bytes (CONTROLLER:128, once unknown, is now a Controller that does).
 func TestForeignPartsDecodeAndReencodeExactly(t *testing.T) {
 	unhex := func(s string) []byte {
 		b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
@@ -194,7 +201,8 @@ func TestForeignPartsDecodeAndReencodeExactly(t *testing.T) {
 		return b
 	}
 	// cookie=0xbad,table=3,priority=7,ip,vlan_pcp=3,metadata=0x7,ct_mark=0x20/0x20 actions=
-	// dec_ttl,CONTROLLER:128,load:0x3->NXM_NX_REG0[0..3],clear_actions,goto_table:4
+	// dec_ttl,CONTROLLER:128,load:0x3->NXM_NX_REG0[0..3],clear_actions,goto_table:4 (dec_ttl is
+	// known, and decodes as DecTTL)
 	match := unhex("0001 0033" + "80000a02 0800" + "80000e01 03" + "80000408 0000000000000007" +
 		"0001d708 00000020 00000020" + "ffff5508 4f4e4600 00020002" + "00000000 00")
 	apply := unhex("00040038 00000000" + "00180008 00000000" + "00000010 fffffffd 0080 000000000000" +
@@ -215,8 +223,8 @@ func TestForeignPartsDecodeAndReencodeExactly(t *testing.T) {
 	// Unknown fields sort after known ones, by class and field.
 	want := "cookie=0xbad, table=3, priority=7,dl_type=0x800,oxm(class=0x0001,field=107,masked)=0x0000002000000020," +
 		"oxm(class=0x8000,field=2)=0x0000000000000007,oxm(class=0x8000,field=7)=0x03," +
-		"oxm(class=0xffff,field=42,masked)=0x4f4e460000020002 actions=unknown_action(type=24,raw=0018000800000000)," +
-		"unknown_action(type=0,raw=00000010fffffffd0080000000000000)," +
+		"oxm(class=0xffff,field=42,masked)=0x4f4e460000020002 actions=dec_ttl," +
+		"controller(max_len=128)," +
 		"unknown_action(type=0xffff,experimenter=0x2320,subtype=7,raw=ffff00180000232000070003000100040000000000000003)," +
 		"unknown_instruction(type=5,raw=0005000800000000),goto_table:4"
 	if got.String() != want {
@@ -233,6 +241,42 @@ func TestForeignPartsDecodeAndReencodeExactly(t *testing.T) {
 	}
 	if b := marshal(t, re); !bytes.Equal(b[len(b)-len(instrs):], instrs) {
 		t.Errorf("instructions re-encode as %x, want %x", b[len(b)-len(instrs):], instrs)
+	}
+}
+
+// A note is padded on the wire and comes back padded; it prints padded from the start, so that
+// what ovsgw wants and what the switch gives back compare equal.
+func TestNoteIsPaddedAlike(t *testing.T) {
+	for _, tc := range []struct {
+		data []byte
+		text string
+		wire int
+	}{
+		{nil, "note:00.00.00.00.00.00", 16},
+		{[]byte("ovsgw\x01"), "note:6f.76.73.67.77.01", 16},
+		{[]byte("ovsgw\x01\x02"), "note:6f.76.73.67.77.01.02.00.00.00.00.00.00.00", 24},
+	} {
+		n := Note{Data: tc.data}
+		if n.String() != tc.text {
+			t.Errorf("%x prints as %s, want %s", tc.data, n, tc.text)
+		}
+		b, err := encodeNote(n)
+		if err != nil || len(b) != tc.wire {
+			t.Fatalf("%s encodes to %d bytes (%v), want %d", n, len(b), err, tc.wire)
+		}
+		back := decodeAction(b)
+		if back.String() != tc.text {
+			t.Errorf("%s decodes as %s", n, back)
+		}
+		parsed, err := parseAction(tc.text)
+		if err != nil || !reflect.DeepEqual(parsed, back) {
+			t.Errorf("%s parses as %#v (%v), decodes as %#v", tc.text, parsed, err, back)
+		}
+	}
+	for _, bad := range []string{"note:", "note:6", "note:6f.7", "note:zz", "note:6f..76"} {
+		if a, err := parseAction(bad); err == nil {
+			t.Errorf("%s parsed as %s", bad, a)
+		}
 	}
 }
 
@@ -297,6 +341,7 @@ func TestOFErrorWords(t *testing.T) {
 		{OFError{Type: 0xffff, Code: 2313, Experimenter: onfExperimenter}, "bundle failed: msg failed (ONFBFC_MSG_FAILED)"},
 		{OFError{Type: 4, Code: 99}, "bad match: code 99 (OFPET_BAD_MATCH)"},
 		{OFError{Type: 0xffff, Code: 5, Experimenter: 0x2320}, "experimenter 0x2320 error code 5"},
+		{OFError{Type: 0xffff, Code: 15, Experimenter: 0x2320}, "bad conjunction action: not alone in the flow, or bad clause numbers (NXBAC_BAD_CONJUNCTION)"},
 	} {
 		if got := tc.e.Words(); got != tc.want {
 			t.Errorf("Words() = %q, want %q", got, tc.want)
@@ -327,5 +372,66 @@ func TestHelloVersions(t *testing.T) {
 		if ok != tc.ok || text != tc.text {
 			t.Errorf("helloVersions(%x) = %q, %v; want %q, %v", tc.b, text, ok, tc.text, tc.ok)
 		}
+	}
+}
+
+// Found by FuzzDecodeFlowStats: a match holding a field twice decoded, and printed as text the
+// parser refuses; OpenFlow allows a field once (OVS: OFPBMC_DUP_FIELD), so the record is
+// malformed.
+func TestDecodeRefusesMatchFieldGivenTwice(t *testing.T) {
+	arpOp := []byte{0x80, 0x00, 0x2a, 0x02, 0x00, 0x01} // OXM arp_op=1
+	match := append([]byte{0x00, 0x01, 0x00, 0x10}, append(append([]byte(nil), arpOp...), arpOp...)...)
+	if _, _, err := decodeMatch(match); err == nil || !strings.Contains(err.Error(), "arp_op twice") {
+		t.Fatalf("a match with arp_op twice: %v", err)
+	}
+	if m, _, err := decodeMatch(append([]byte{0x00, 0x01, 0x00, 0x0a}, append(arpOp, 0, 0, 0, 0, 0, 0)...)); err != nil || m.String() != "arp_op=1" {
+		t.Fatalf("a match with arp_op once: %s, %v", m, err)
+	}
+}
+
+// Found by FuzzDecodeFlowStats: a VLAN_VID value or mask beyond its 13 bits decoded as
+// vlan_tci text the parser refuses. Such a field now stays unknown (its bytes kept), the
+// encoder refuses to send one, and the 13-bit mask 0x1fff is an exact match, as in the text.
+func TestVlanVIDBeyond13BitsStaysUnknown(t *testing.T) {
+	masked := []byte{0x00, 0x01, 0x00, 0x0c, 0x80, 0x00, 0x0d, 0x04, 0x10, 0x10, 0xf0, 0xf0, 0, 0, 0, 0} // vlan_vid 0x1010/0xf0f0
+	m, _, err := decodeMatch(masked)
+	if err != nil || m.String() != "oxm(class=0x8000,field=6,masked)=0x1010f0f0" {
+		t.Fatalf("vlan_vid 0x1010/0xf0f0 decodes as %s (%v)", m, err)
+	}
+	full := []byte{0x00, 0x01, 0x00, 0x0c, 0x80, 0x00, 0x0d, 0x04, 0x10, 0x05, 0x1f, 0xff, 0, 0, 0, 0} // 0x1005/0x1fff
+	if m, _, err := decodeMatch(full); err != nil || m.String() != "dl_vlan=5" {
+		t.Fatalf("vlan_vid 0x1005/0x1fff decodes as %s (%v), want the exact dl_vlan=5", m, err)
+	}
+	bad := Flow{Match: Match{{Field: FieldVlanVID, Value: FieldVlanVID.Uint(0x1010), Mask: FieldVlanVID.Uint(0xf0f0)}}}
+	if _, err := encodeFlowMod(FlowAdd, bad); err == nil {
+		t.Fatalf("encoded %s", bad)
+	}
+}
+
+// TestDecodeFlowCountersAgreesWithDecodeFlowStats: the counters-only decoder reads the same
+// table, cookie and counters, and the same length, as the full one, record by record, and
+// refuses a truncated record.
+func TestDecodeFlowCountersAgreesWithDecodeFlowStats(t *testing.T) {
+	var all []byte
+	for i, fl := range codecFlows() {
+		all = append(all, flowStatsOf(encodedFlow(t, fl), uint64(1000+i))...)
+	}
+	records := 0
+	for b := all; len(b) > 0; records++ {
+		full, n, err := decodeFlowStats(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, cn, err := decodeFlowCounters(b)
+		if err != nil || cn != n || c != (FlowCounters{Table: full.Table, Cookie: full.Cookie, Packets: full.Packets, Bytes: full.Bytes}) {
+			t.Fatalf("record %d: counters %+v, %d bytes (%v); full: %+v, %d bytes", records, c, cn, err, full, n)
+		}
+		if _, _, err := decodeFlowCounters(b[:n-1]); err == nil {
+			t.Fatalf("record %d cut short by a byte decoded", records)
+		}
+		b = b[n:]
+	}
+	if records != len(codecFlows()) {
+		t.Fatalf("%d records, want %d", records, len(codecFlows()))
 	}
 }

@@ -57,6 +57,7 @@ type Conn struct {
 	mu      sync.Mutex
 	pending map[uint32]*waiter
 	err     error
+	pins    *packetInSink // set by ListenPacketIns
 
 	done      chan struct{}
 	lastRecv  atomic.Int64 // unix nanoseconds of the last message from the switch
@@ -247,9 +248,11 @@ func echoReply(req frame) util.Message {
 	return util.NewBuffer(b)
 }
 
-// readLoop is the only reader of the socket: it answers echo requests and hands everything
-// else to the waiter registered for its xid (unsolicited messages are dropped).
+// readLoop is the only reader of the socket: it answers echo requests, queues packet-ins
+// (without waiting: see packetin.go) and hands everything else to the waiter registered for
+// its xid (other unsolicited messages are dropped).
 func (c *Conn) readLoop() {
+	defer c.closePacketIns()
 	for {
 		f, err := readFrame(c.nc)
 		if err != nil {
@@ -260,6 +263,10 @@ func (c *Conn) readLoop() {
 		if f.typ == openflow13.Type_EchoRequest {
 			// Not inline: a write may wait for the switch, which may wait for us to read.
 			go c.write(echoReply(f))
+			continue
+		}
+		if isPacketIn(f) {
+			c.deliverPacketIn(f)
 			continue
 		}
 		c.mu.Lock()
@@ -483,6 +490,50 @@ func (c *Conn) DumpFlows(ctx context.Context, table *uint8) ([]InstalledFlow, er
 	flows, err := dumpRecords(ctx, c, openflow13.MultipartType_Flow, req, decodeFlowStats)
 	if err != nil {
 		return nil, fmt.Errorf("dump flows: %w", err)
+	}
+	sortByFlow(flows, func(f InstalledFlow) Flow { return f.Flow })
+	return flows, nil
+}
+
+// DumpFlowsByCookie reads only the flows whose cookie equals cookie in the bits of mask: the
+// switch filters, so a reader of a few flows does not pay for a dump of all of them.
+func (c *Conn) DumpFlowsByCookie(ctx context.Context, cookie, mask uint64) ([]InstalledFlow, error) {
+	req := openflow13.NewFlowStatsRequest()
+	req.TableId = openflow13.OFPTT_ALL
+	req.Cookie, req.CookieMask = cookie, mask
+	flows, err := dumpRecords(ctx, c, openflow13.MultipartType_Flow, req, decodeFlowStats)
+	if err != nil {
+		return nil, fmt.Errorf("dump flows of cookie %#x/%#x: %w", cookie, mask, err)
+	}
+	sortByFlow(flows, func(f InstalledFlow) Flow { return f.Flow })
+	return flows, nil
+}
+
+// AllTables names every table in a flow stats request (OFPTT_ALL).
+const AllTables uint8 = openflow13.OFPTT_ALL
+
+// DumpFlowCounters reads the counters of the flows of table (or AllTables) whose cookie equals
+// cookie in the bits of mask (the switch filters), unsorted and without their matches and
+// actions: a sampler of thousands of flows' counters pays for little more than the transfer.
+func (c *Conn) DumpFlowCounters(ctx context.Context, table uint8, cookie, mask uint64) ([]FlowCounters, error) {
+	req := openflow13.NewFlowStatsRequest()
+	req.TableId = table
+	req.Cookie, req.CookieMask = cookie, mask
+	counters, err := dumpRecords(ctx, c, openflow13.MultipartType_Flow, req, decodeFlowCounters)
+	if err != nil {
+		return nil, fmt.Errorf("dump counters of table %d, cookie %#x/%#x: %w", table, cookie, mask, err)
+	}
+	return counters, nil
+}
+
+// DumpFlowsToGroup reads the flows that hand packets to group id, directly or nested in
+// another action (clone, write_actions): exactly the flows OpenFlow deletes with the group.
+func (c *Conn) DumpFlowsToGroup(ctx context.Context, id uint32) ([]InstalledFlow, error) {
+	req := openflow13.NewFlowStatsRequest()
+	req.TableId, req.OutGroup = openflow13.OFPTT_ALL, id
+	flows, err := dumpRecords(ctx, c, openflow13.MultipartType_Flow, req, decodeFlowStats)
+	if err != nil {
+		return nil, fmt.Errorf("dump flows to group %d: %w", id, err)
 	}
 	sortByFlow(flows, func(f InstalledFlow) Flow { return f.Flow })
 	return flows, nil

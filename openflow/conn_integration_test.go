@@ -78,7 +78,7 @@ var testGroup = Group{ID: 1, Type: GroupAll, Buckets: []Bucket{
 	{Actions: []Action{SetUint(FieldReg1, 11), Resubmit{Table: 11}}},
 }}
 
-// testFlows uses every field (with and without masks) and every action kind.
+// testFlows uses every field (with and without masks) and every action kind but MeterAction.
 func testFlows() []Flow {
 	var m Match
 	ipv4 := m.WithUint(FieldEthType, 0x0800)
@@ -118,6 +118,12 @@ func testFlows() []Flow {
 		f(2, 50, ipv6.WithMasked(FieldIPv6Src, ip("2001:db8::"), ip("ffff:ffff:ffff:ffff::")).
 			With(FieldIPv6Dst, ip("2001:db8::1")), SetField{FieldIPv6Dst, ip("2001:db8::2")}, Output{7}),
 		f(2, 40, ipv6.WithUint(FieldIPProto, 58).WithUint(FieldICMPv6Type, 135).WithUint(FieldICMPv6Code, 0), Output{8}),
+		f(2, 30, ipv6.WithUint(FieldIPProto, 58).WithUint(FieldICMPv6Type, 135).With(FieldNDTarget, ip("2001:db8::1")), Output{8}),
+		// What routing needs: the TTL, its decrement, and whole-address moves of both families.
+		f(2, 35, ipv4.WithUint(FieldIPTTL, 1), Output{9}),
+		f(2, 34, ipv4.WithUint(FieldIPProto, 1), DecTTL{}, Move{FieldIPv4Src, FieldIPv4Dst}, SetField{FieldIPv4Src, ip("10.2.0.1")}, Output{9}),
+		f(2, 33, ipv6.WithUint(FieldIPTTL, 0), Output{9}),
+		f(2, 32, ipv6.WithUint(FieldIPProto, 58), DecTTL{}, Move{FieldIPv6Src, FieldIPv6Dst}, SetUint(FieldICMPv6Type, 129), Output{9}),
 		f(2, 0, nil),
 		f(3, 20, m.WithMasked(FieldVlanVID, FieldVlanVID.Uint(VlanPresent), FieldVlanVID.Uint(VlanPresent)),
 			SetField{FieldEthDst, mac("02:00:00:00:00:0a")}, Output{1}),
@@ -131,8 +137,20 @@ func testFlows() []Flow {
 			Move{FieldARPSPA, FieldARPTPA}, Move{FieldReg0, FieldReg2}, SetUint(FieldARPOp, 2), Output{PortInPort}),
 		f(7, 90, m.WithUint(FieldTunID, 5001), SetField{FieldTunIPv4Dst, ip("192.168.9.2")}, Output{1}),
 		f(7, 80, m.With(FieldTunIPv4Src, ip("192.168.9.3")), Output{1}),
+		// A conjunctive match: one flow per clause value (one flow in two conjunctions), then
+		// the conj_id flows.
+		f(8, 100, ipv4.WithUint(FieldReg2, 5), Conjunction{ID: 7, Clause: 1, NClauses: 2}),
+		f(8, 100, ipv4.With(FieldIPv4Src, ip("10.1.0.9")), Conjunction{ID: 7, Clause: 2, NClauses: 2},
+			Conjunction{ID: 8, Clause: 3, NClauses: 3}),
+		f(8, 100, ipv4.WithUint(FieldConjID, 7), Output{2}),
+		f(8, 100, m.WithUint(FieldConjID, 8), GotoTable{10}),
+		// Packet-ins: the three forms of the controller action (meters need a meter: see
+		// TestPacketInOutAndMeters).
+		f(9, 30, m.WithUint(FieldReg3, 1), Controller{MaxLen: 100}),
+		f(9, 20, m.WithUint(FieldReg3, 2), Controller{Userdata: []byte{1, 2, 3}}, Output{2}),
+		f(9, 10, m.WithUint(FieldReg3, 3), Controller{MaxLen: 200, Userdata: []byte("dhcp4")}),
 		f(10, 0, m.WithUint(FieldReg0, 10), Output{1}),
-		f(11, 0, m.WithUint(FieldReg1, 11), Output{2}),
+		f(11, 0, m.WithUint(FieldReg1, 11), Note{Data: []byte("ovsgw\x01")}, Output{2}),
 	}
 }
 
@@ -359,7 +377,7 @@ func TestForeignEntriesSurvive(t *testing.T) {
 		t.Fatal(err)
 	}
 	desired := testFlows()
-	changes, err := Plan(desired, installed, owned, []Group{testGroup}, groups, func(id uint32) bool { return id < 100 })
+	changes, err := Plan(desired, installed, owned, []Group{testGroup}, groups, func(g Group) bool { return g.ID < 100 })
 	if err != nil {
 		t.Fatalf("Plan: %v", err)
 	}
@@ -371,7 +389,7 @@ func TestForeignEntriesSurvive(t *testing.T) {
 	// A second run with nothing desired removes only our flows and groups.
 	installed, _ = c.DumpFlows(ctxT(t), nil)
 	allGroups, _ := c.DumpGroups(ctxT(t))
-	changes, err = Plan(nil, installed, owned, nil, allGroups, func(id uint32) bool { return id < 100 })
+	changes, err = Plan(nil, installed, owned, nil, allGroups, func(g Group) bool { return g.ID < 100 })
 	if err != nil {
 		t.Fatalf("Plan: %v", err)
 	}
@@ -493,5 +511,30 @@ func BenchmarkOfctlBundle5000(b *testing.B) {
 		b.StopTimer()
 		node.MustOfctl(b, "del-flows", "br0")
 		b.StartTimer()
+	}
+}
+
+// DumpFlowsToGroup finds exactly the flows OVS deletes with a group: those handing packets to
+// it directly or nested (clone, write_actions), not those reaching it through another group.
+func TestDumpFlowsToGroupFindsWhatDeletingItDeletes(t *testing.T) {
+	node, c := newSwitch(t)
+	node.MustOfctl(t, "add-group", "br0", "group_id=5,type=all,bucket=actions=output:1")
+	node.MustOfctl(t, "add-group", "br0", "group_id=6,type=all,bucket=actions=group:5")
+	for _, f := range []string{"priority=5,in_port=1,actions=clone(group:5)", "priority=6,in_port=1,actions=write_actions(group:5)",
+		"priority=7,in_port=1,actions=group:5", "priority=8,in_port=1,actions=group:6", "priority=9,in_port=1,actions=output:2"} {
+		node.MustOfctl(t, "add-flow", "br0", f)
+	}
+	users, err := c.DumpFlowsToGroup(ctxT(t), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prios []uint16
+	for _, f := range users {
+		prios = append(prios, f.Priority)
+	}
+	node.MustOfctl(t, "del-groups", "br0", "group_id=5")
+	left := installedFlows(t, c)
+	if len(users) != 3 || len(left) != 2 || fmt.Sprint(prios) != "[7 6 5]" {
+		t.Fatalf("flows to group 5: priorities %v; after deleting it %d flows are left:\n%s", prios, len(left), flowStrings(left))
 	}
 }

@@ -109,7 +109,7 @@ func TestDiffConflictIsTyped(t *testing.T) {
 }
 
 func TestDiffGroups(t *testing.T) {
-	ownedID := func(id uint32) bool { return id < 100 }
+	ownedID := func(g Group) bool { return g.ID < 100 }
 	g := func(id uint32, port uint32) Group {
 		return Group{ID: id, Type: GroupAll, Buckets: []Bucket{{Actions: []Action{Output{port}}}}}
 	}
@@ -159,7 +159,7 @@ func TestPlanOrdersGroupsAroundFlows(t *testing.T) {
 	oldGroup := Group{ID: 2, Type: GroupAll}
 	f := flow(0, 1, ours, 1, GroupAction{1})
 	old := flow(0, 2, ours, 1, GroupAction{2})
-	got, err := Plan([]Flow{f}, installed(old), owned, []Group{newGroup}, []Group{oldGroup}, func(uint32) bool { return true })
+	got, err := Plan([]Flow{f}, installed(old), owned, []Group{newGroup}, []Group{oldGroup}, func(Group) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestPlanOrdersGroupsAroundFlows(t *testing.T) {
 	}
 	// Conflicts from flows and groups are reported together.
 	_, err = Plan([]Flow{flow(0, 2, ours, 1)}, installed(flow(0, 2, other, 1, Output{3})), owned,
-		[]Group{newGroup}, []Group{{ID: 1, Type: GroupSelect}}, func(uint32) bool { return false })
+		[]Group{newGroup}, []Group{{ID: 1, Type: GroupSelect}}, func(Group) bool { return false })
 	if err == nil || strings.Count(err.Error(), "refusing to overwrite") != 2 {
 		t.Errorf("Plan error %v, want both conflicts", err)
 	}

@@ -22,6 +22,11 @@ func (e *OFError) Words() string {
 			c := onfBundleCodes[e.Code-2300]
 			return fmt.Sprintf("bundle failed: %s (ONFBFC_%s)", words(c), c)
 		}
+		if e.Experimenter == nxExperimenter {
+			if c, ok := nxErrorCodes[e.Code]; ok {
+				return fmt.Sprintf("%s (%s)", c.words, c.name)
+			}
+		}
 		return fmt.Sprintf("experimenter %#x error code %d", e.Experimenter, e.Code)
 	}
 	if int(e.Type) >= len(ofpErrorTypes) {
@@ -73,6 +78,12 @@ var ofpErrorTypes = []struct {
 		"BAD_BAND_VALUE", "OUT_OF_METERS", "OUT_OF_BANDS"}},
 	{"TABLE_FEATURES_FAILED", "OFPTFFC", []string{"BAD_TABLE", "BAD_METADATA", "BAD_TYPE", "BAD_LEN",
 		"BAD_ARGUMENT", "EPERM"}},
+}
+
+// nxErrorCodes names the Nicira experimenter errors (exp_type in OpenFlow 1.2+) that ovsgw's
+// own messages can cause; `ovs-ofctl print-error NAME` gives the numbers.
+var nxErrorCodes = map[uint16]struct{ name, words string }{
+	15: {"NXBAC_BAD_CONJUNCTION", "bad conjunction action: not alone in the flow, or bad clause numbers"},
 }
 
 // onfBundleCodes are the bundle extension's exp_codes from 2300 on (ONF extension 230).

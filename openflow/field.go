@@ -14,7 +14,11 @@ type Field int
 
 // The fields ovsgw uses. New fields go into fieldInfos too.
 const (
-	FieldInPort Field = iota
+	// FieldConjID is the conjunctive match id (NXM_NX_CONJ_ID): a flow matching conj_id=N holds
+	// the actions of conjunctive match N (see Conjunction). It is read-only and not maskable.
+	// It comes first because ovs-ofctl prints it before every other field ovsgw models.
+	FieldConjID Field = iota
+	FieldInPort
 	FieldReg0
 	FieldReg1
 	FieldReg2
@@ -50,6 +54,9 @@ const (
 	FieldICMPCode
 	FieldICMPv6Type
 	FieldICMPv6Code
+	FieldNDTarget // IPv6 neighbour discovery target (needs icmpv6_type 135 or 136)
+	// FieldIPTTL is the IPv4 TTL or IPv6 hop limit (NXM_NX_IP_TTL; not maskable in OVS).
+	FieldIPTTL
 	numFields
 )
 
@@ -84,6 +91,7 @@ type FieldInfo struct {
 }
 
 var fieldInfos = [numFields]FieldInfo{
+	FieldConjID:     {"conj_id", oxmClassNXM1, 37, 4, kindDecimal},
 	FieldInPort:     {"in_port", oxmClassBasic, 0, 4, kindPort},
 	FieldReg0:       {"reg0", oxmClassNXM1, 0, 4, kindHex},
 	FieldReg1:       {"reg1", oxmClassNXM1, 1, 4, kindHex},
@@ -120,6 +128,8 @@ var fieldInfos = [numFields]FieldInfo{
 	FieldICMPCode:   {"icmp_code", oxmClassBasic, 20, 1, kindDecimal},
 	FieldICMPv6Type: {"icmpv6_type", oxmClassBasic, 29, 1, kindDecimal},
 	FieldICMPv6Code: {"icmpv6_code", oxmClassBasic, 30, 1, kindDecimal},
+	FieldNDTarget:   {"nd_target", oxmClassBasic, 31, 16, kindIPv6},
+	FieldIPTTL:      {"nw_ttl", oxmClassNXM1, 29, 1, kindDecimal},
 }
 
 // VlanPresent is OFPVID_PRESENT: set in a VLAN_VID value when the frame carries an 802.1Q tag.

@@ -48,7 +48,7 @@ func (m Match) Normalize() Match {
 	out := make(Match, 0, len(m))
 	for _, e := range m {
 		if e.Mask != nil {
-			if isAllOnes(e.Mask) {
+			if fullMask(e.Field, e.Mask) {
 				e.Mask = nil
 			} else if isAllZeros(e.Mask) {
 				continue
@@ -93,6 +93,16 @@ func outsideMask(v, mask []byte) bool {
 		}
 	}
 	return false
+}
+
+// vlanVIDBits are the bits of OpenFlow 1.3's VLAN_VID that mean something: the VID and the
+// present bit (OFPVID_PRESENT).
+const vlanVIDBits = 0x1fff
+
+// fullMask reports whether mask covers every bit of field f, which makes it an exact match:
+// all ones, or for VLAN_VID its 13 bits.
+func fullMask(f Field, mask []byte) bool {
+	return isAllOnes(mask) || (f.Info().kind == kindVlanVID && toUint(mask) == vlanVIDBits)
 }
 
 func isAllOnes(b []byte) bool {
@@ -173,9 +183,11 @@ func (f Flow) Key() Key { return Key{Table: f.Table, Priority: f.Priority, Match
 
 // identity encodes the normalized match in bytes: equal exactly when the canonical texts are,
 // and several times cheaper to make than the text, which a diff of 70K flows makes twice each.
+// Per field: the field number (uvarint), the value's length and bytes, the mask's length (0:
+// exact) and bytes; decodeIdentity (table.go) reads it back into the Match.
 func (m Match) identity() string {
 	for i, e := range m {
-		if (i > 0 && m[i-1].Field >= e.Field) || (e.Mask != nil && (isAllOnes(e.Mask) || outsideMask(e.Value, e.Mask))) {
+		if (i > 0 && m[i-1].Field >= e.Field) || (e.Mask != nil && (fullMask(e.Field, e.Mask) || isAllZeros(e.Mask) || outsideMask(e.Value, e.Mask))) {
 			m = m.Normalize()
 			break
 		}
@@ -185,12 +197,8 @@ func (m Match) identity() string {
 		b = binary.AppendUvarint(b, uint64(e.Field))
 		b = append(b, byte(len(e.Value)))
 		b = append(b, e.Value...)
-		if e.Mask != nil {
-			b = append(b, 1)
-			b = append(b, e.Mask...)
-		} else {
-			b = append(b, 0)
-		}
+		b = append(b, byte(len(e.Mask))) // 0: exact (Normalize turns an empty mask into none)
+		b = append(b, e.Mask...)
 	}
 	return string(b)
 }
@@ -231,6 +239,14 @@ type InstalledFlow struct {
 	Packets  uint64
 	Bytes    uint64
 	Duration time.Duration
+}
+
+// FlowCounters are an installed flow's counters, with its table and cookie only: what a reader
+// of counters needs, without decoding (and allocating) matches and actions.
+type FlowCounters struct {
+	Table          uint8
+	Cookie         uint64
+	Packets, Bytes uint64
 }
 
 // GroupType is the OpenFlow group type.

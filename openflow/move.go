@@ -99,6 +99,14 @@ func (f Field) nxmName() string {
 		return "NXM_NX_ARP_THA"
 	case FieldTunID:
 		return "NXM_NX_TUN_ID"
+	case FieldConjID:
+		return "NXM_NX_CONJ_ID"
+	case FieldIPTTL:
+		return "NXM_NX_IP_TTL"
+	case FieldIPv6Src:
+		return "NXM_NX_IPV6_SRC"
+	case FieldIPv6Dst:
+		return "NXM_NX_IPV6_DST"
 	}
 	if f >= FieldReg0 && f <= FieldReg7 {
 		return fmt.Sprintf("NXM_NX_REG%d", f-FieldReg0)

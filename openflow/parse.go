@@ -28,7 +28,10 @@ func parseErr(token, format string, args ...any) error {
 
 // ParseFlow reads a flow's canonical text ("cookie=0x1, table=0, priority=10,in_port=1
 // actions=output:2"), the form Flow.String prints. Header fields and match fields may come in
-// any order, each at most once; the match is normalized as Match.Normalize does.
+// any order, each at most once; the match is normalized as Match.Normalize does. It also reads
+// the protocol names ovs-ofctl prints for dl_type and nw_proto ("ip", "tcp6", ...; see
+// protocolNames), so that a line of `ovs-ofctl dump-flows` without its counters parses when
+// every field and action in it is one this package models.
 func ParseFlow(text string) (Flow, error) {
 	text = strings.TrimSpace(text)
 	var f Flow
@@ -84,15 +87,17 @@ func ParseFlow(text string) (Flow, error) {
 			f.Priority = uint16(n)
 			continue
 		}
-		mf, err := parseMatchField(tok)
+		mfs, err := parseMatchToken(tok)
 		if err != nil {
 			return f, err
 		}
-		if fields[mf.Field] {
-			return f, parseErr(tok, "field %s given twice", mf.Field)
+		for _, mf := range mfs {
+			if fields[mf.Field] {
+				return f, parseErr(tok, "field %s given twice", mf.Field)
+			}
+			fields[mf.Field] = true
+			m = append(m, mf)
 		}
-		fields[mf.Field] = true
-		m = append(m, mf)
 	}
 	for _, h := range []struct {
 		name string
@@ -310,6 +315,36 @@ func parseFieldName(tok, name string) (Field, error) {
 		return 0, err
 	}
 	return UnknownField(uint16(class), uint8(oxm), len(parts) == 3), nil
+}
+
+// protocolNames are the names ovs-ofctl prints for an exact dl_type, or dl_type and
+// nw_proto, among the match's fields (ovs-fields(7), "Shorthands").
+var protocolNames = map[string]struct {
+	ethType uint16
+	proto   uint8 // 0: no nw_proto
+}{
+	"ip": {0x0800, 0}, "ipv6": {0x86dd, 0}, "arp": {0x0806, 0}, "rarp": {0x8035, 0},
+	"icmp": {0x0800, 1}, "icmp6": {0x86dd, 58},
+	"tcp": {0x0800, 6}, "tcp6": {0x86dd, 6},
+	"udp": {0x0800, 17}, "udp6": {0x86dd, 17},
+	"sctp": {0x0800, 132}, "sctp6": {0x86dd, 132},
+	"mpls": {0x8847, 0}, "mplsm": {0x8848, 0},
+}
+
+// parseMatchToken reads one token of a match: a protocol name or a field.
+func parseMatchToken(tok string) ([]MatchField, error) {
+	if p, ok := protocolNames[tok]; ok {
+		out := []MatchField{{Field: FieldEthType, Value: FieldEthType.Uint(uint64(p.ethType))}}
+		if p.proto != 0 {
+			out = append(out, MatchField{Field: FieldIPProto, Value: FieldIPProto.Uint(uint64(p.proto))})
+		}
+		return out, nil
+	}
+	mf, err := parseMatchField(tok)
+	if err != nil {
+		return nil, err
+	}
+	return []MatchField{mf}, nil
 }
 
 // parseMatchField reads one "field=value[/mask]" of a match.
@@ -540,6 +575,8 @@ func parseAction(tok string) (Action, error) {
 		return Output{Port: PortLocal}, nil
 	case "pop_vlan":
 		return PopVLAN{}, nil
+	case "dec_ttl":
+		return DecTTL{}, nil
 	}
 	if arg, ok := strings.CutPrefix(tok, "output:"); ok {
 		n, err := parseDecimal(tok, arg, 32)
@@ -572,6 +609,19 @@ func parseAction(tok string) (Action, error) {
 	}
 	if arg, ok := strings.CutPrefix(tok, "ct("); ok && strings.HasSuffix(arg, ")") {
 		return parseCT(tok, strings.TrimSuffix(arg, ")"))
+	}
+	if arg, ok := strings.CutPrefix(tok, "controller("); ok && strings.HasSuffix(arg, ")") {
+		return parseController(tok, strings.TrimSuffix(arg, ")"))
+	}
+	if arg, ok := strings.CutPrefix(tok, "meter:"); ok {
+		n, err := parseDecimal(tok, arg, 32)
+		return MeterAction{ID: uint32(n)}, err
+	}
+	if arg, ok := strings.CutPrefix(tok, "note:"); ok {
+		return parseNote(tok, arg)
+	}
+	if arg, ok := strings.CutPrefix(tok, "conjunction("); ok && strings.HasSuffix(arg, ")") {
+		return parseConjunction(tok, strings.TrimSuffix(arg, ")"))
 	}
 	if strings.HasPrefix(tok, "unknown_action(") || strings.HasPrefix(tok, "unknown_instruction(") {
 		return parseUnknownAction(tok)
@@ -651,6 +701,33 @@ func parseCT(tok, args string) (Action, error) {
 		default:
 			return nil, parseErr(tok, "ct argument %q: want commit, table=N or zone=N, each at most once", p)
 		}
+	}
+	return a, nil
+}
+
+// parseConjunction reads "ID,K/N" (spaces allowed around the numbers, as ovs-ofctl allows
+// and ovs-fields(7) writes them).
+func parseConjunction(tok, args string) (Action, error) {
+	id, clauses, ok1 := strings.Cut(args, ",")
+	k, n, ok2 := strings.Cut(clauses, "/")
+	if !ok1 || !ok2 {
+		return nil, parseErr(tok, "want conjunction(ID,K/N)")
+	}
+	idv, err := parseUint(tok, strings.TrimSpace(id), 32)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := parseDecimal(tok, strings.TrimSpace(k), 8)
+	if err != nil {
+		return nil, err
+	}
+	nv, err := parseDecimal(tok, strings.TrimSpace(n), 8)
+	if err != nil {
+		return nil, err
+	}
+	a := Conjunction{ID: uint32(idv), Clause: uint8(kv), NClauses: uint8(nv)}
+	if err := a.check(); err != nil {
+		return nil, parseErr(tok, "%v", err)
 	}
 	return a, nil
 }

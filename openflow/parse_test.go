@@ -125,7 +125,7 @@ func TestParseFlowReadsUnknownParts(t *testing.T) {
 }
 
 // randomFlow builds a flow of random fields (each known field with probability 1/3, masked
-// half of the time where a mask can be written) and 0..5 random actions.
+// half of the time where a mask can be written) and 0..5 random actions, or 1..3 conjunctions.
 func randomFlow(r *rand.Rand) Flow {
 	bytesOf := func(n int) []byte {
 		b := make([]byte, n)
@@ -175,6 +175,13 @@ func randomFlow(r *rand.Rand) Flow {
 				f.Match = f.Match.WithMasked(fl, bytesOf(info.Width), bytesOf(info.Width))
 			}
 		}
+	}
+	if r.Intn(8) == 0 { // a clause flow: conjunctions only
+		for n := 1 + r.Intn(3); n > 0; n-- {
+			nc := uint8(2 + r.Intn(maxConjunctionClauses-1))
+			f.Actions = append(f.Actions, Conjunction{ID: r.Uint32(), Clause: uint8(1 + r.Intn(int(nc))), NClauses: nc})
+		}
+		return f
 	}
 	ports := []uint32{1, 2, 65279, PortInPort, PortController, PortLocal}
 	for n := r.Intn(6); n > 0; n-- {
@@ -278,6 +285,11 @@ func TestParseFlowLenientForms(t *testing.T) {
 		"cookie=0x0, table=0, priority=0,vlan_tci=0x1064/0x1fff actions=push_vlan:0,ct(zone=0)":                "cookie=0x0, table=0, priority=0,dl_vlan=100 actions=push_vlan:0x8100,ct()",
 		"cookie=0x0, table=0, priority=0,ct_state=-trk+new,ipv6_src=::ffff:10.0.0.1 actions=output:4294967288": "cookie=0x0, table=0, priority=0,ct_state=+new-trk,ipv6_src=10.0.0.1 actions=IN_PORT",
 		"cookie=0x0, table=0, priority=0 actions=move:reg0[]->NXM_NX_REG1[],ct(zone=3,commit,table=7)":         "cookie=0x0, table=0, priority=0 actions=move:NXM_NX_REG0[]->NXM_NX_REG1[],ct(commit,table=7,zone=3)",
+		// ovs-ofctl's spellings: protocol names, spaces inside conjunction, conj_id in hex.
+		"cookie=0x0, table=0, priority=100,ip,reg2=0x5 actions=conjunction( 7, 1/2 )":     "cookie=0x0, table=0, priority=100,reg2=0x5,dl_type=0x800 actions=conjunction(7,1/2)",
+		"cookie=0x0, table=0, priority=100,conj_id=0x7,tcp6,tcp_dst=443 actions=output:1": "cookie=0x0, table=0, priority=100,conj_id=7,dl_type=0x86dd,nw_proto=6,tcp_dst=443 actions=output:1",
+		"cookie=0x0, table=0, priority=1,arp,arp_op=1 actions=conjunction(0x10,2/3)":      "cookie=0x0, table=0, priority=1,dl_type=0x806,arp_op=1 actions=conjunction(16,2/3)",
+		"cookie=0x0, table=0, priority=1,icmp6,icmpv6_type=135 actions=drop":              "cookie=0x0, table=0, priority=1,dl_type=0x86dd,nw_proto=58,icmpv6_type=135 actions=drop",
 	} {
 		f, err := ParseFlow(text)
 		if err != nil {
@@ -322,6 +334,16 @@ func TestParseErrorsNameTheToken(t *testing.T) {
 		{head + "in_port=1 actions=unknown_action(type=5,raw=0018000800000000)", "unknown_action(type=5,raw=0018000800000000)"},
 		{head + "in_port=1 actions=output:1,", ""},
 		{head + "in_port=1 actions=ct(commit", "ct(commit"},
+		{head + "ip actions=conjunction(7,0/2)", "conjunction(7,0/2)"},
+		{head + "ip actions=conjunction(7,3/2)", "conjunction(7,3/2)"},
+		{head + "ip actions=conjunction(7,1/1)", "conjunction(7,1/1)"},
+		{head + "ip actions=conjunction(7,1/65)", "conjunction(7,1/65)"},
+		{head + "ip actions=conjunction(7)", "conjunction(7)"},
+		{head + "ip actions=conjunction(x,1/2)", "conjunction(x,1/2)"},
+		{head + "ip actions=conjunction(4294967296,1/2)", "conjunction(4294967296,1/2)"},
+		{head + "ip,dl_type=0x800 actions=drop", "dl_type=0x800"},
+		{head + "tcp,ip actions=drop", "ip"},
+		{head + "udp,nw_proto=17 actions=drop", "nw_proto=17"},
 	}
 	for _, tc := range cases {
 		f, err := ParseFlow(tc.text)

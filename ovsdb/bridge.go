@@ -11,17 +11,24 @@ import (
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovsgw/ovsgw/logging"
 	"github.com/ovsgw/ovsgw/ovsdb/clientkit"
 	"github.com/ovsgw/ovsgw/ovsdb/vswitchd"
 )
 
-// Bridge settings ovsgw enforces; the names and values are from
+// Bridge settings ovsgw sets; the names and values are from
 // vswitch.ovsschema / ovs-vswitchd.conf.db(5).
 const (
 	// failModeSecure: without a controller, drop instead of falling back
-	// to a learning switch that would bridge the NICs by itself.
+	// to a learning switch that would bridge the NICs by itself. Set on a
+	// bridge ovsgw creates; on a bridge it adopts, only reported when
+	// different (BridgeNotices).
 	failModeSecure = "secure"
-	// openFlow13 is the one version ovsgw's flow programming speaks.
+	// failModeDefault is what ovs-vswitchd does with fail_mode unset.
+	failModeDefault = "standalone"
+	// openFlow13 is the one version ovsgw's flow programming speaks. An
+	// adopted bridge that lists protocols without it gets it added; the
+	// others stay, and an empty list (every version) stays empty.
 	openFlow13 = "OpenFlow13"
 	// disableInBandKey/Value stop ovs-vswitchd from installing its hidden
 	// in-band control flows, which would bypass ovsgw's pipeline.
@@ -55,13 +62,15 @@ func (t *Tunnel) options() map[string]string {
 const tunnelType = "vxlan"
 
 // EnsureBridge makes the database match spec in one transaction: it creates
-// the bridge (with its local internal port) or adopts an existing one,
-// enforces fail_mode=secure, protocols=[OpenFlow13], the datapath type,
-// other_config:disable-in-band=true and the owner tag, adds each missing
-// NIC port and removes ports ovsgw created that spec no longer lists. Ports
-// ovsgw did not create are never touched. When nothing differs it sends
-// nothing. It returns once the cache shows the result, so a following call
-// or Interfaces sees it.
+// the bridge (with its local internal port, fail_mode=secure and
+// protocols=[OpenFlow13]) or adopts an existing one (adding OpenFlow13 to
+// the protocols it lists, if any, keeping the others, and leaving its
+// fail_mode: BridgeNotices reports one that is not secure), enforces the
+// datapath type, other_config:disable-in-band=true and the owner tag, adds
+// each missing NIC port and removes ports ovsgw created that spec no longer
+// lists. Ports ovsgw did not create are never touched. When nothing differs
+// it sends nothing. It returns once the cache shows the result, so a
+// following call or Interfaces sees it.
 func (c *Client) EnsureBridge(ctx context.Context, spec BridgeSpec) error {
 	what := fmt.Sprintf("ensure bridge %q", spec.Name)
 	if spec.Name == "" {
@@ -81,14 +90,14 @@ func (c *Client) EnsureBridge(ctx context.Context, spec BridgeSpec) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if len(ops) == 0 {
-		log.WithField("bridge", spec.Name).Debug("bridge up to date")
+		log.WithField(logging.Bridge, spec.Name).Debug("bridge up to date")
 		return nil
 	}
 	c.transactions.Add(1)
 	if err := clientkit.Transact(ctx, log, c.ovs, transactTimeout, what, ops); err != nil {
 		return err
 	}
-	log.WithFields(logrus.Fields{"bridge": spec.Name, "ports": spec.Ports}).Info("bridge configured")
+	log.WithFields(logrus.Fields{logging.Bridge: spec.Name, "ports": spec.Ports}).Info("bridge configured")
 	return clientkit.WaitCache(ctx, cacheSyncTimeout, what, c.sig.Updated, func() (bool, error) {
 		ops, err := plan()
 		return len(ops) == 0, err
@@ -251,19 +260,13 @@ func (c *Client) newBridgeOps(spec BridgeSpec, root *vswitchd.OpenvSwitch, ports
 
 // bridgeUpdateOps corrects the settings of an existing bridge. Map keys are
 // changed with delete+insert mutations so that other keys, which may belong
-// to someone else, are left alone.
+// to someone else, are left alone; OpenFlow13 is inserted into the
+// protocols set likewise. fail_mode is not touched: the bridge's owner chose
+// it, and changing it makes ovs-vswitchd delete every flow of the bridge,
+// others' too.
 func (c *Client) bridgeUpdateOps(spec BridgeSpec, br *vswitchd.Bridge) ([]libovsdb.Operation, error) {
 	m := &vswitchd.Bridge{UUID: br.UUID}
 	var fields []any
-	if br.FailMode == nil || *br.FailMode != failModeSecure {
-		fail := failModeSecure
-		m.FailMode = &fail
-		fields = append(fields, &m.FailMode)
-	}
-	if !slices.Equal(br.Protocols, []string{openFlow13}) {
-		m.Protocols = []string{openFlow13}
-		fields = append(fields, &m.Protocols)
-	}
 	if br.DatapathType != spec.DatapathType {
 		m.DatapathType = spec.DatapathType
 		fields = append(fields, &m.DatapathType)
@@ -287,6 +290,10 @@ func (c *Client) bridgeUpdateOps(spec BridgeSpec, br *vswitchd.Bridge) ([]libovs
 	}
 	setKey(&m.OtherConfig, br.OtherConfig, disableInBandKey, disableInBandValue)
 	setKey(&m.ExternalIDs, br.ExternalIDs, OwnerKey, OwnerValue)
+	if len(br.Protocols) > 0 && !slices.Contains(br.Protocols, openFlow13) {
+		muts = append(muts, model.Mutation{Field: &m.Protocols, Mutator: libovsdb.MutateOperationInsert, Value: []string{openFlow13}})
+		log.WithFields(logrus.Fields{logging.Bridge: spec.Name, "protocols": br.Protocols}).Infof("adding %s to the bridge's protocols", openFlow13)
+	}
 	if len(muts) > 0 {
 		mut, err := c.ovs.Where(m).Mutate(m, muts...)
 		if err != nil {
@@ -295,6 +302,57 @@ func (c *Client) bridgeUpdateOps(spec BridgeSpec, br *vswitchd.Bridge) ([]libovs
 		ops = append(ops, mut...)
 	}
 	return ops, nil
+}
+
+// BridgeNotices reads from the cache what an operator must know about the
+// settings of bridge that ovsgw found and left as they were (nil when the
+// bridge does not exist or all is well): a fail_mode other than secure.
+func (c *Client) BridgeNotices(bridge string) []string {
+	var bridges []vswitchd.Bridge
+	if err := c.ovs.List(endedContext(), &bridges); err != nil {
+		return nil
+	}
+	for i := range bridges {
+		if bridges[i].Name == bridge {
+			return bridgeNotices(&bridges[i])
+		}
+	}
+	return nil
+}
+
+// ConfigSeq reads from the cache the configuration sequence numbers of the
+// Open_vSwitch row: next (bumped by each database change a client wants
+// ovs-vswitchd to apply, as ovs-vsctl does) and cur (what ovs-vswitchd has
+// applied). A change made at next is in effect once cur reaches it.
+func (c *Client) ConfigSeq() (next, cur int) {
+	var roots []vswitchd.OpenvSwitch
+	if err := c.ovs.List(endedContext(), &roots); err != nil || len(roots) == 0 {
+		return 0, 0
+	}
+	return roots[0].NextCfg, roots[0].CurCfg
+}
+
+// endedContext makes libovsdb's List read the cache without waiting: while
+// the client reconnects it serves the last complete state.
+func endedContext() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+func bridgeNotices(br *vswitchd.Bridge) []string {
+	mode := failModeDefault + " (unset)"
+	if br.FailMode != nil {
+		mode = *br.FailMode
+	}
+	if mode == failModeSecure {
+		return nil
+	}
+	return []string{fmt.Sprintf("bridge %q: fail_mode is %s, not %s: ovs-vswitchd keeps a NORMAL flow of its own "+
+		"(a learning switch beside ovsgw's pipeline, which ovsgw leaves alone as it does every flow not its own); "+
+		"ovsgw does not change the fail mode of a bridge it did not create (`ovs-vsctl set-fail-mode %s %s` does, and makes "+
+		"ovs-vswitchd delete the bridge's flows once; ovsgw then puts its own back)",
+		br.Name, mode, failModeSecure, br.Name, failModeSecure)}
 }
 
 // deletePortOps deletes an owned port and its owned interfaces explicitly

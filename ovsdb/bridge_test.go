@@ -139,7 +139,7 @@ func TestEnsureBridgeRemovesOnlyDroppedOwnedPort(t *testing.T) {
 }
 
 func TestEnsureBridgeAdoptsExistingBridge(t *testing.T) {
-	secure, standalone := "secure", "standalone"
+	secure := "secure"
 	// compliant is a bridge that already has everything EnsureBridge sets,
 	// plus keys of someone else's that must survive.
 	compliant := func() vswitchd.Bridge {
@@ -156,9 +156,6 @@ func TestEnsureBridgeAdoptsExistingBridge(t *testing.T) {
 		txns    int64
 	}{
 		{"compliant bridge is left alone", func(*vswitchd.Bridge) {}, 0},
-		{"standalone fail_mode becomes secure", func(b *vswitchd.Bridge) { b.FailMode = &standalone }, 1},
-		{"unset fail_mode becomes secure", func(b *vswitchd.Bridge) { b.FailMode = nil }, 1},
-		{"other protocols become OpenFlow13 only", func(b *vswitchd.Bridge) { b.Protocols = []string{"OpenFlow10", "OpenFlow13"} }, 1},
 		{"system datapath becomes netdev", func(b *vswitchd.Bridge) { b.DatapathType = "system" }, 1},
 		{"disable-in-band=false becomes true", func(b *vswitchd.Bridge) { b.OtherConfig["disable-in-band"] = "false" }, 1},
 		{"untagged bridge gets owner tag", func(b *vswitchd.Bridge) { delete(b.ExternalIDs, OwnerKey) }, 1},
@@ -185,6 +182,51 @@ func TestEnsureBridgeAdoptsExistingBridge(t *testing.T) {
 			}
 			if n := len(rows[vswitchd.Bridge](m, vswitchd.BridgeTable)); n != 1 {
 				t.Errorf("%d bridges, want 1", n)
+			}
+		})
+	}
+}
+
+// TestAdoptedBridgeKeepsProtocolsAndFailMode: a bridge that existed before ovsgw keeps the
+// protocols it lists, with OpenFlow13 added when missing, and its fail_mode, which
+// BridgeNotices reports when it is not secure (changing it would make ovs-vswitchd delete every
+// flow of the bridge).
+func TestAdoptedBridgeKeepsProtocolsAndFailMode(t *testing.T) {
+	secure, standalone := "secure", "standalone"
+	for _, tc := range []struct {
+		name          string
+		failMode      *string
+		protocols     []string
+		wantProtocols []string
+		txns          int64
+		notice        string
+	}{
+		{"standalone fail_mode stays, reported", &standalone, []string{"OpenFlow13"}, []string{"OpenFlow13"}, 0, "fail_mode is standalone, not secure"},
+		{"unset fail_mode stays, reported", nil, []string{"OpenFlow13"}, []string{"OpenFlow13"}, 0, "fail_mode is standalone (unset), not secure"},
+		{"OpenFlow13 is added to the protocols, the others stay", &secure, []string{"OpenFlow10", "OpenFlow14"},
+			[]string{"OpenFlow10", "OpenFlow13", "OpenFlow14"}, 1, ""},
+		{"protocols holding OpenFlow13 among others stay", &secure, []string{"OpenFlow10", "OpenFlow13"}, []string{"OpenFlow10", "OpenFlow13"}, 0, ""},
+		{"no protocols (every version) stay so", &secure, nil, nil, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMemDB(t)
+			m.addBridge(vswitchd.Bridge{Name: "br-int", DatapathType: "netdev", FailMode: tc.failMode, Protocols: tc.protocols,
+				OtherConfig: map[string]string{"disable-in-band": "true"}, ExternalIDs: map[string]string{OwnerKey: OwnerValue}})
+			c := m.connect()
+			ensure(t, c, BridgeSpec{Name: "br-int", DatapathType: "netdev"})
+			if n := c.transactions.Load(); n != tc.txns {
+				t.Errorf("sent %d transactions, want %d", n, tc.txns)
+			}
+			got := rows[vswitchd.Bridge](m, vswitchd.BridgeTable)["br-int"]
+			if (got.FailMode == nil) != (tc.failMode == nil) || deref(got.FailMode) != deref(tc.failMode) {
+				t.Errorf("fail_mode = %v, want %v", deref(got.FailMode), deref(tc.failMode))
+			}
+			if p := slices.Sorted(slices.Values(got.Protocols)); !slices.Equal(p, tc.wantProtocols) {
+				t.Errorf("protocols = %v, want %v", p, tc.wantProtocols)
+			}
+			notices := c.BridgeNotices("br-int")
+			if tc.notice == "" && len(notices) > 0 || tc.notice != "" && (len(notices) != 1 || !strings.Contains(notices[0], tc.notice)) {
+				t.Errorf("notices %q, want one saying %q", notices, tc.notice)
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovsgw/ovsgw/logging"
 	"github.com/ovsgw/ovsgw/ovsdb/clientkit"
 	"github.com/ovsgw/ovsgw/ovsdb/vswitchd"
 )
@@ -53,14 +54,14 @@ const (
 	cacheSyncTimeout = 5 * time.Second
 )
 
-var log = logrus.WithField("component", "ovsdb")
+var log = logrus.WithField(logging.Component, "ovsdb")
 
 // Client reads the Open_vSwitch database from a monitored cache and writes
 // it in transactions. Its methods are safe for concurrent use.
 type Client struct {
 	ovs     client.Client
 	backoff *clientkit.ClosableBackOff
-	sig     *clientkit.Signals // Changed: Bridge, Port, Interface; Updated: every cache event
+	sig     *clientkit.Signals // Changed and Updated: every cache event
 	stop    chan struct{}
 	done    chan struct{}
 
@@ -104,23 +105,21 @@ func Connect(ctx context.Context, endpoint string) (*Client, error) {
 		done:    make(chan struct{}),
 	}
 	// The handler must be in place before the monitor's initial dump.
-	onEvent := func(table string) {
-		if table != vswitchd.OpenvSwitchTable {
-			c.sig.Notify()
-		}
+	onEvent := func() {
+		c.sig.Notify()
 		c.sig.Broadcast()
 	}
 	ovs.Cache().AddEventHandler(&cache.EventHandlerFuncs{
-		AddFunc:    func(table string, _ model.Model) { onEvent(table) },
-		UpdateFunc: func(table string, _, _ model.Model) { onEvent(table) },
-		DeleteFunc: func(table string, _ model.Model) { onEvent(table) },
+		AddFunc:    func(string, model.Model) { onEvent() },
+		UpdateFunc: func(string, model.Model, model.Model) { onEvent() },
+		DeleteFunc: func(string, model.Model) { onEvent() },
 	})
 	if err := c.monitor(ctx); err != nil {
 		ovs.Close()
 		return nil, fmt.Errorf("monitor OVSDB at %s: %w", endpoint, err)
 	}
 	go c.watchConnection()
-	log.WithField("endpoint", endpoint).Info("connected to OVSDB")
+	log.WithField(logging.Endpoint, endpoint).Info("connected to OVSDB")
 	return c, nil
 }
 
@@ -129,7 +128,7 @@ func Connect(ctx context.Context, endpoint string) (*Client, error) {
 func (c *Client) monitor(ctx context.Context) error {
 	ovsRow, br, port, iface := &vswitchd.OpenvSwitch{}, &vswitchd.Bridge{}, &vswitchd.Port{}, &vswitchd.Interface{}
 	_, err := c.ovs.Monitor(ctx, c.ovs.NewMonitor(
-		client.WithTable(ovsRow, &ovsRow.Bridges),
+		client.WithTable(ovsRow, &ovsRow.Bridges, &ovsRow.NextCfg, &ovsRow.CurCfg),
 		client.WithTable(br, &br.Name, &br.Ports, &br.FailMode, &br.Protocols,
 			&br.DatapathType, &br.OtherConfig, &br.ExternalIDs),
 		client.WithTable(port, &port.Name, &port.Interfaces, &port.ExternalIDs),
@@ -168,7 +167,8 @@ func (c *Client) Close() {
 // libovsdb's own Connected does not (see [clientkit.Live]).
 func (c *Client) Connected() bool { return clientkit.Live(c.ovs) }
 
-// Changed receives after any cache change of Bridge, Port or Interface and
-// after a reconnect. Signals are coalesced into one slot, so a reader must
+// Changed receives after any cache change of Bridge, Port or Interface, or
+// of the root row's bridges and configuration sequence numbers (next_cfg,
+// cur_cfg: ovs-vswitchd applied a change), and after a reconnect. Signals are coalesced into one slot, so a reader must
 // re-read the whole state (e.g. Interfaces) after each receive.
 func (c *Client) Changed() <-chan struct{} { return c.sig.Changed() }

@@ -143,3 +143,44 @@ func TestIntegrationReconnectsAfterDBRestart(t *testing.T) {
 		t.Errorf("EnsureBridge after reconnect sent %d transactions, want 0", n)
 	}
 }
+
+// TestIntegrationAdoptedBridgeKeepsItsSettings: on a real ovs-vswitchd, a bridge someone else
+// made (standalone, OpenFlow 1.0 and 1.4 only, with a flow of theirs) gets OpenFlow13 added to
+// its protocols and keeps the others, its fail mode and its flows (changing the fail mode would
+// have made ovs-vswitchd delete them); the fail mode is reported.
+func TestIntegrationAdoptedBridgeKeepsItsSettings(t *testing.T) {
+	node, c := connectNode(t)
+	node.AddBridge(t, "br-int", "fail_mode=standalone", "protocols=OpenFlow10,OpenFlow14")
+	theirs := "cookie=0xbad,table=0,priority=77,in_port=LOCAL,actions=drop"
+	node.MustExec(t, "ovs-ofctl", "-O", "OpenFlow14", "add-flow", node.MgmtSocket("br-int"), theirs)
+	ctx, cancel := context.WithTimeout(context.Background(), ovsWait)
+	defer cancel()
+	if err := c.EnsureBridge(ctx, BridgeSpec{Name: "br-int", DatapathType: "netdev"}); err != nil {
+		t.Fatal(err)
+	}
+	for col, want := range map[string]string{"fail_mode": "standalone", "protocols": "[OpenFlow10, OpenFlow13, OpenFlow14]"} {
+		if got := strings.TrimSpace(node.MustVsctl(t, "get", "Bridge", "br-int", col)); got != want {
+			t.Errorf("br-int %s = %s, want %s", col, got, want)
+		}
+	}
+	// OpenFlow 1.3 now works, and the bridge's flows are as they were: theirs and the NORMAL
+	// flow ovs-vswitchd keeps in standalone mode.
+	flows := node.MustOfctl(t, "dump-flows", "br-int")
+	if !strings.Contains(flows, "cookie=0xbad,") || !strings.Contains(flows, "priority=77") || !strings.Contains(flows, "actions=NORMAL") {
+		t.Errorf("flows of the adopted bridge changed:\n%s", flows)
+	}
+	notices := c.BridgeNotices("br-int")
+	if len(notices) != 1 || !strings.Contains(notices[0], `bridge "br-int": fail_mode is standalone, not secure`) {
+		t.Errorf("notices %q, want one about fail_mode", notices)
+	}
+	// Set secure by its owner: no notice any more, and ovsgw leaves that too.
+	node.MustVsctl(t, "set-fail-mode", "br-int", "secure")
+	waitUntil(t, ovsWait, "the cache shows fail_mode secure", func() bool { return len(c.BridgeNotices("br-int")) == 0 })
+	before := c.transactions.Load()
+	if err := c.EnsureBridge(ctx, BridgeSpec{Name: "br-int", DatapathType: "netdev"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.transactions.Load() - before; n != 0 {
+		t.Errorf("EnsureBridge sent %d transactions to a settled bridge", n)
+	}
+}

@@ -18,6 +18,12 @@ deps=(
 	"ethtool:ethtool"
 	"nc.openbsd:netcat-openbsd" # the tests rely on its flags (-N)
 	"arping:iputils-arping"
+	"udhcpc:udhcpc"            # real DHCPv4 clients for the node's DHCP server (gateway/netsvc)
+	"dhclient:isc-dhcp-client"
+	"iperf3:iperf3"            # make bench: routed vs switched TCP throughput (test/bench)
+	"systemd-analyze:systemd" # checks the packaged unit (scripts/deb/check.sh)
+	"promtool:prometheus"     # checks the agent's /metrics (test/e2e)
+	"curl:curl"               # scrapes it inside a test node's namespace
 )
 
 # Daemons live in sbin, which a non-login root shell may not have on PATH.

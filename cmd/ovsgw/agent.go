@@ -11,6 +11,7 @@ import (
 
 	"github.com/ovsgw/ovsgw/gateway/agent"
 	"github.com/ovsgw/ovsgw/gateway/agentconf"
+	"github.com/ovsgw/ovsgw/logging"
 )
 
 func agentCmd() *cobra.Command {
@@ -26,7 +27,11 @@ func agentCmd() *cobra.Command {
 			}
 			level, _ := logrus.ParseLevel(conf.LogLevel)
 			logrus.SetLevel(level)
-			logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+			format, err := logging.Formatter(conf.LogFormat) // agentconf checked it
+			if err != nil {
+				return err
+			}
+			logrus.SetFormatter(format)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			a, err := agent.New(ctx, conf)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -95,7 +96,7 @@ func flowsCmd() *cobra.Command {
 
 func statusCmd() *cobra.Command {
 	var sf socketFlags
-	var noCounters bool
+	var noCounters, noBindings bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the agent's node, gateway mode, interface budget, bindings and last errors",
@@ -105,7 +106,15 @@ func statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := c.Status(context.Background(), !noCounters)
+			var s *control.Status
+			if noBindings && noCounters {
+				s, err = c.StatusBrief(context.Background())
+			} else {
+				s, err = c.Status(context.Background(), !noCounters)
+				if err == nil && noBindings {
+					s.Bindings = nil
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -118,7 +127,8 @@ func statusCmd() *cobra.Command {
 		},
 	}
 	sf.add(cmd)
-	cmd.Flags().BoolVar(&noCounters, "no-counters", false, "skip the drop counters (they need a dump of every flow)")
+	cmd.Flags().BoolVar(&noCounters, "no-counters", false, "skip the drop counters (they need a read of every drop flow)")
+	cmd.Flags().BoolVar(&noBindings, "no-bindings", false, "show how many VMIs are bound, not each one (with --no-counters, the agent does not send them at all)")
 	return cmd
 }
 
@@ -128,9 +138,13 @@ func printStatus(w io.Writer, s *control.Status) {
 		mode = "off — " + s.GatewayModeReason
 	}
 	fmt.Fprintf(w, "node:          %s\n", s.Node)
+	if s.Waiting != "" {
+		fmt.Fprintf(w, "waiting:       %s\n", s.Waiting)
+	}
 	fmt.Fprintf(w, "gateway mode:  %s\n", mode)
 	fmt.Fprintf(w, "bridge:        %s (ovsdb %s, openflow %s)\n", s.Bridge, updown(s.OVSDBConnected), updown(s.OpenFlowConnected))
 	fmt.Fprintf(w, "interfaces:    %d / %d used\n", s.InterfacesUsed, s.InterfacesLimit)
+	fmt.Fprintf(w, "VMIs:          %d bound here, of %d known to this node\n", s.BindingsBound, s.BindingsTotal)
 	fmt.Fprintf(w, "config:        %s (loaded %s)\n", s.ConfigFile, s.ConfigLoadedAt.Format(time.RFC3339))
 	if s.LastConfigError != "" {
 		fmt.Fprintf(w, "config error:  %s\n               %s\n", s.LastConfigErrorAt.Format(time.RFC3339), strings.ReplaceAll(s.LastConfigError, "\n", "\n               "))
@@ -143,11 +157,39 @@ func printStatus(w io.Writer, s *control.Status) {
 	if s.LastSyncError != "" {
 		fmt.Fprintf(w, "sync error:    %s\n", s.LastSyncError)
 	}
+	if s.SyncFailures > 0 || s.PurgeFailures > 0 {
+		fmt.Fprintf(w, "failures:      %d syncs, %d datapath cache purges in a row (retried with backoff)\n", s.SyncFailures, s.PurgeFailures)
+	}
 	for _, n := range s.Notices {
 		fmt.Fprintf(w, "notice:        %s\n", n)
 	}
+	if len(s.SkippedStateRows) > 0 || s.SkippedStateRowsTotal > 0 {
+		fmt.Fprintf(w, "skipped rows:  %d state rows of the config DB skipped now (%d since start)\n", len(s.SkippedStateRows), s.SkippedStateRowsTotal)
+		for _, r := range s.SkippedStateRows {
+			fmt.Fprintf(w, "               %s\n", r)
+		}
+	}
 	if s.Drops != nil {
 		fmt.Fprintf(w, "drops:         %s\n", countsText(s.Drops.ByReason))
+	}
+	if sv := s.Services; sv != nil {
+		fmt.Fprintf(w, "services:      %s\n", countsText(sv.Outcomes))
+		fmt.Fprintf(w, "packet-ins:    received=%d dropped=%d send-errors=%d\n", sv.PacketIns, sv.PacketInsDropped, sv.SendErrors)
+		fmt.Fprintf(w, "meters:        vmi=%d vmi-drops=%d flooding-vmis=%d shared-drops=%d\n", sv.Meters, sv.VMIMeterDrops, sv.FloodingVMIs, sv.SharedMeterDrops)
+	}
+	for _, n := range s.Networks {
+		router := "no router"
+		if n.Router != "" {
+			router = "router " + n.Router
+			if len(n.RouterNetworks) > 0 {
+				router += " (with " + strings.Join(n.RouterNetworks, ", ") + ")"
+			}
+		}
+		gws := "no gateway"
+		if len(n.Gateways) > 0 {
+			gws = "gateway " + strings.Join(n.Gateways, ", ")
+		}
+		fmt.Fprintf(w, "network:       %s (VNI %d): %s; %s\n", n.Name, n.VNI, router, gws)
 	}
 	if s.HA != nil {
 		fwd := "the switch does not forward to it"
@@ -155,13 +197,14 @@ func printStatus(w io.Writer, s *control.Status) {
 			fwd = "the switch forwards to it"
 		}
 		fmt.Fprintf(w, "HA:            %s of group %s since %s on %s (%s)\n", s.HA.Role, s.HA.Group,
-			s.HA.Since.Format(time.RFC3339), strings.Join(s.HA.Ports, ", "), fwd)
+			s.HA.Since.Format(time.RFC3339Nano), strings.Join(s.HA.Ports, ", "), fwd)
+		fmt.Fprintf(w, "               why: %s\n", s.HA.Reason)
 		for _, g := range s.HA.Gateways {
 			stale := ""
 			if g.Stale {
 				stale = " (STALE)"
 			}
-			fmt.Fprintf(w, "               gateway %s: %s since %s%s\n", g.Node, g.Role, g.Since.Format(time.RFC3339), stale)
+			fmt.Fprintf(w, "               gateway %s: %s since %s%s: %s\n", g.Node, g.Role, g.Since.Format(time.RFC3339Nano), stale, g.Reason)
 		}
 	}
 	for _, sw := range s.TorSwitches {
@@ -174,9 +217,23 @@ func printStatus(w io.Writer, s *control.Status) {
 		}
 		fmt.Fprintf(w, "ToR switch:    %s (%s) %s; %d logical switches, %d bindings, %d remote MACs; %d MACs learned\n",
 			sw.Name, sw.Endpoint, state, sw.Rows.LogicalSwitches, sw.Rows.Bindings, sw.Rows.RemoteMACs, sw.MACsLearned)
+		if sw.ConnectError != "" {
+			fmt.Fprintf(w, "               cannot connect: %s\n", sw.ConnectError)
+		}
 		for _, p := range sw.Problems {
 			fmt.Fprintf(w, "               problem: %s\n", p)
 		}
+	}
+	for _, l := range s.TorLeases {
+		holder := "nobody"
+		if l.Holder != "" {
+			holder = fmt.Sprintf("%s (epoch %d) until %s", l.Holder, l.Epoch, l.Expires.Format(time.RFC3339Nano))
+		}
+		here := ""
+		if l.WriteUntil != nil {
+			here = fmt.Sprintf("; this node writes to it until %s unless it renews", l.WriteUntil.Format(time.RFC3339Nano))
+		}
+		fmt.Fprintf(w, "ToR lease:     %s held by %s; may manage: %s%s\n", l.Switch, holder, strings.Join(l.Managers, ", "), here)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -226,4 +283,55 @@ func countsText(counts map[string]uint64) string {
 		parts[i] = fmt.Sprintf("%s=%d", n, counts[n])
 	}
 	return strings.Join(parts, " ")
+}
+
+func profileCmd() *cobra.Command {
+	var sf socketFlags
+	var kind, file string
+	var seconds int
+	cmd := &cobra.Command{
+		Use:   "profile -o FILE [--kind cpu|heap|allocs|goroutine] [--seconds N]",
+		Short: "Save a Go profile of the running agent (for go tool pprof): where its CPU time or memory goes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch kind {
+			case "cpu", "heap", "allocs", "goroutine":
+			default:
+				return fmt.Errorf("--kind %q: want cpu, heap, allocs or goroutine", kind)
+			}
+			if seconds < 1 || seconds > 300 {
+				return fmt.Errorf("--seconds %d: want 1..300", seconds)
+			}
+			if file == "" {
+				return fmt.Errorf("--output: name the file to write the profile to")
+			}
+			sf.output = "text"
+			c, err := sf.client()
+			if err != nil {
+				return err
+			}
+			f, err := os.Create(file)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second+time.Minute)
+			defer cancel()
+			if err := c.Profile(ctx, kind, seconds, f); err != nil {
+				f.Close()
+				os.Remove(file)
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s profile written to %s (go tool pprof -top %s)\n", kind, file, file)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&sf.socket, "socket", "", "the agent's control socket (default: from --config, else "+agentconf.DefaultControlSocket+")")
+	cmd.Flags().StringVarP(&sf.config, "config", "c", "", "the agent's INI config, to find its control socket")
+	cmd.Flags().StringVarP(&file, "output", "o", "", "the file to write the profile to")
+	cmd.Flags().StringVar(&kind, "kind", "cpu", "cpu (over --seconds), heap, allocs or goroutine")
+	cmd.Flags().IntVar(&seconds, "seconds", 30, "how long to sample the CPU")
+	return cmd
 }

@@ -9,14 +9,19 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// version is the release this binary was built from; `make deb` sets it (from git describe,
+// or VERSION) with -ldflags "-X main.version=...".
+var version = "dev"
+
 func main() {
 	root := &cobra.Command{
 		Use:           "ovsgw",
 		Short:         "Extend virtual networks to bare-metal servers and foreign VMs on Open vSwitch",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version,
 	}
-	root.AddCommand(agentCmd(), validateCmd(), flowsCmd(), statusCmd(), dbCmd())
+	root.AddCommand(agentCmd(), validateCmd(), flowsCmd(), statusCmd(), traceCmd(), profileCmd(), dbCmd(), vcenterCmd(), manCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "ovsgw:", err)
 		os.Exit(1)

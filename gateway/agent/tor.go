@@ -9,6 +9,8 @@ import (
 	"github.com/ovsgw/ovsgw/gateway/model"
 	"github.com/ovsgw/ovsgw/gateway/pipeline"
 	"github.com/ovsgw/ovsgw/gateway/tor"
+	"github.com/ovsgw/ovsgw/gateway/torlease"
+	"github.com/ovsgw/ovsgw/logging"
 	"github.com/ovsgw/ovsgw/ovsdb/configdb"
 )
 
@@ -17,40 +19,80 @@ const torRetry = time.Second
 
 // torLoop keeps the ToR switches this node manages in step with the config and the bindings,
 // and publishes their state and the MACs they learned. It runs apart from the flow reconcile:
-// a switch that does not answer must not hold up the bridge.
+// a switch that does not answer must not hold up the bridge. Which switches this node manages
+// is its lease keeper's answer, asked every torlease.StepInterval; the lease steps, the
+// switches' configuration and their syncs all run in this one goroutine, so that nothing is
+// written to a switch while its lease is given up, and no sync outlives its lease's fence.
 func (a *Agent) torLoop(ctx context.Context) {
 	defer a.tors.Close()
 	retry := time.NewTimer(torRetry)
 	defer retry.Stop()
+	step := time.NewTicker(torlease.StepInterval)
+	defer step.Stop()
+	var held map[string]time.Time
+	syncDue := true // a sync is asked for (a change, a retry); a lease step alone needs none
 	for {
-		if !a.syncTors(ctx) {
-			retry.Reset(torRetry)
+		a.mu.Lock()
+		idx := a.idx
+		a.mu.Unlock()
+		next := a.leases.Step(ctx, idx.Config)
+		if !sameKeys(next, held) {
+			syncDue = true // a switch taken over or given up
+		}
+		held = next
+		a.mu.Lock()
+		a.torHeld = held
+		a.mu.Unlock()
+		if syncDue {
+			syncDue = false
+			if !a.syncTors(ctx, idx, held) {
+				retry.Reset(torRetry)
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.tors.Changed():
+			syncDue = true
 		case <-a.torKick:
+			syncDue = true
 		case <-retry.C:
+			syncDue = true
+		case <-step.C:
 		}
 	}
 }
 
+// sameKeys reports whether two maps have the same keys.
+func sameKeys[V any](a, b map[string]V) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // syncTors runs one round; it reports whether every switch synced.
-func (a *Agent) syncTors(ctx context.Context) bool {
-	a.mu.Lock()
-	idx := a.idx
-	a.mu.Unlock()
+func (a *Agent) syncTors(ctx context.Context, idx *model.Index, held map[string]time.Time) bool {
 	ok := true
-	for name, err := range a.tors.Configure(idx.Config) {
-		log.WithError(err).WithField("switch", name).Warn("cannot manage ToR switch")
+	manage := map[string]bool{}
+	for name := range held {
+		manage[name] = true
+	}
+	for name, err := range a.tors.Configure(idx.Config, manage) {
+		log.WithError(err).WithField(logging.Object, model.TorSwitchPath(name)).Warn("cannot manage ToR switch")
 		ok = false
 	}
 	nodes := a.nodeTunnels()
+	live := a.nodeLiveness(time.Now())
 	var locations []tor.Location
 	for _, b := range a.db.Bindings() {
-		if ip, found := nodes[b.Node]; found && b.Role != configdb.RoleStandby {
-			locations = append(locations, tor.Location{VMI: b.VMI, Node: b.Node, TunnelIP: ip})
+		if n, found := live[b.Node]; found && n.tunnelIP.IsValid() && b.Role != configdb.RoleStandby {
+			locations = append(locations, tor.Location{VMI: b.VMI, Node: b.Node, TunnelIP: n.tunnelIP, Stale: n.stale, Since: b.RoleSince})
 		}
 	}
 	var learned []tor.LearnedMAC
@@ -61,7 +103,7 @@ func (a *Agent) syncTors(ctx context.Context) bool {
 	}
 	sctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	if errs := a.tors.Sync(sctx, tor.SyncInput{Index: idx, Locations: locations, NodeTunnelIPs: nodes, Learned: learned}); len(errs) > 0 {
+	if errs := a.tors.Sync(sctx, tor.SyncInput{Index: idx, Locations: locations, NodeTunnelIPs: nodes, Learned: learned, Until: held}); len(errs) > 0 {
 		ok = false
 	}
 	for _, st := range a.tors.Statuses() {

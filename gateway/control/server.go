@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ovsgw/ovsgw/gateway/trace"
 )
 
 // Backend is what the agent provides to the control socket.
@@ -18,6 +22,8 @@ type Backend interface {
 	// (a dump of every flow, which costs time at scale).
 	Status(ctx context.Context, counters bool) Status
 	Flows(ctx context.Context, f FlowFilter) (*Flows, error)
+	// Trace has ovs-vswitchd trace the packet a VMI would send, and explains each step.
+	Trace(ctx context.Context, r trace.Request) (*trace.Result, error)
 }
 
 // Serve answers requests on a unix socket at path until ctx ends. A stale socket file from a
@@ -30,25 +36,47 @@ func Serve(ctx context.Context, path string, b Backend) error {
 		c.Close()
 		return fmt.Errorf("control socket %s: another agent is listening there", path)
 	}
-	os.Remove(path)
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
+	switch fi, err := os.Lstat(path); {
+	case err == nil && fi.Mode()&os.ModeSocket == 0:
+		return fmt.Errorf("control socket %s: a %s is there, not a socket; move it away or set [DEFAULT] control_socket", path, kind(fi))
+	case err == nil:
+		os.Remove(path) // a socket nobody listens on: a previous run's
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
-		return err
+	l, err := listenPrivate(path)
+	if err != nil {
+		return fmt.Errorf("control socket %s: %w", path, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, b.Status(r.Context(), r.URL.Query().Get("counters") != "false"), nil)
+		q := r.URL.Query()
+		s := b.Status(r.Context(), q.Get("counters") != "false")
+		if q.Get("bindings") == "false" {
+			s.Bindings = nil // at thousands of VMIs, most of the reply
+		}
+		reply(w, s, nil)
 	})
 	mux.HandleFunc("GET /flows", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		f, err := b.Flows(r.Context(), FlowFilter{VMI: q.Get("vmi"), VN: q.Get("vn"), Table: q.Get("table")})
 		reply(w, f, err)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: requestTimeout}
+	mux.HandleFunc("POST /trace", func(w http.ResponseWriter, r *http.Request) {
+		var req trace.Request
+		dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			reply(w, nil, fmt.Errorf("trace request: %w", err))
+			return
+		}
+		res, err := b.Trace(r.Context(), req)
+		reply(w, res, err)
+	})
+	// Go's profiles of the agent (CPU, heap, goroutines), for `ovsgw profile`: the socket is
+	// root's alone, like the rest of it.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	// No write timeout: a CPU profile takes its seconds. Idle connections are closed.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: requestTimeout, IdleTimeout: idleTimeout}
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), requestTimeout)
@@ -64,8 +92,53 @@ func Serve(ctx context.Context, path string, b Backend) error {
 	return nil
 }
 
+// listenPrivate listens on a unix socket at path that is never reachable by anyone but its
+// owner: it is bound in a fresh directory of mode 0700, made 0600, and only then renamed into
+// place (a chmod after binding at path would leave a moment when anyone could connect).
+func listenPrivate(path string) (net.Listener, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".ovsgw-ctl-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "sock")
+	l, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, err
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false) // it lives at path, which Serve removes at the end
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// kind names what a file is, for errors.
+func kind(fi os.FileInfo) string {
+	switch {
+	case fi.IsDir():
+		return "directory"
+	case fi.Mode()&os.ModeSymlink != 0:
+		return "symbolic link"
+	case fi.Mode().IsRegular():
+		return "regular file"
+	}
+	return "file"
+}
+
 // requestTimeout bounds one CLI request; a flow dump of 10K flows takes well under a second.
 const requestTimeout = 10 * time.Second
+
+// maxRequestBody bounds a request's body (a trace request is a few hundred bytes).
+const maxRequestBody = 64 << 10
+
+// idleTimeout closes a client connection that sent nothing for this long.
+const idleTimeout = time.Minute
 
 type errorBody struct {
 	Error string `json:"error"`

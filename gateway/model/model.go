@@ -1,5 +1,7 @@
 package model
 
+import "slices"
+
 // Config is one whole gateway configuration, as written in YAML.
 type Config struct {
 	VirtualNetworks          []VirtualNetwork          `yaml:"virtualNetworks" json:"virtualNetworks"`
@@ -8,6 +10,7 @@ type Config struct {
 	SecurityGroups           []SecurityGroup           `yaml:"securityGroups,omitempty" json:"securityGroups,omitempty"`
 	NetworkPolicies          []NetworkPolicy           `yaml:"networkPolicies,omitempty" json:"networkPolicies,omitempty"`
 	TorSwitches              []TorSwitch               `yaml:"torSwitches,omitempty" json:"torSwitches,omitempty"`
+	LogicalRouters           []LogicalRouter           `yaml:"logicalRouters,omitempty" json:"logicalRouters,omitempty"`
 }
 
 // TorSwitch is a VXLAN top-of-rack switch that speaks OVSDB with the hardware_vtep schema; its
@@ -19,24 +22,36 @@ type TorSwitch struct {
 	SSL *TorSSL `yaml:"ssl,omitempty" json:"ssl,omitempty"`
 	// ReplicationNode floods the switch's broadcast, unknown and multicast traffic into the VNs.
 	ReplicationNode string `yaml:"replicationNode" json:"replicationNode"`
-	// ManagedBy is the node whose agent keeps the switch's database (default: ReplicationNode).
-	ManagedBy string       `yaml:"managedBy,omitempty" json:"managedBy,omitempty"`
+	// ManagedBy are the nodes whose agents may keep the switch's database, in order of
+	// preference: one name (`managedBy: gw1`) or a list (`managedBy: [gw1, gw2]`). One node at a
+	// time does, the holder of the switch's lease in the config DB (gateway/torlease).
+	ManagedBy NodeList     `yaml:"managedBy,omitempty" json:"managedBy,omitempty"`
 	Bindings  []TorBinding `yaml:"bindings,omitempty" json:"bindings,omitempty"`
 }
 
-// Manager is the node whose agent owns the switch.
-func (s *TorSwitch) Manager() string {
-	if s.ManagedBy != "" {
-		return s.ManagedBy
+// Managers are the nodes that may manage the switch, most preferred first: ManagedBy, then the
+// replication node unless listed (with no ManagedBy, the replication node alone).
+func (s *TorSwitch) Managers() []string {
+	out := make([]string, 0, len(s.ManagedBy)+1)
+	for _, n := range s.ManagedBy {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
 	}
-	return s.ReplicationNode
+	if s.ReplicationNode != "" && !slices.Contains(out, s.ReplicationNode) {
+		out = append(out, s.ReplicationNode)
+	}
+	return out
 }
 
-// TorSSL are the files of an ssl: OVSDB endpoint.
+// TorSSL are the files of an ssl: OVSDB endpoint, and the switch's certificate's common name
+// when it is pinned.
 type TorSSL struct {
 	PrivateKey  string `yaml:"privateKey" json:"privateKey"`
 	Certificate string `yaml:"certificate" json:"certificate"`
 	CACert      string `yaml:"caCert" json:"caCert"`
+	// PeerCommonName, when given, pins the switch: its certificate's common name must be it.
+	PeerCommonName string `yaml:"peerCommonName,omitempty" json:"peerCommonName,omitempty"`
 }
 
 // TorBinding puts a switch port's VLAN into a VN.
@@ -50,7 +65,7 @@ type TorBinding struct {
 type VirtualNetwork struct {
 	Name    string   `yaml:"name" json:"name"`
 	VNI     uint32   `yaml:"vni" json:"vni"`
-	Subnets []string `yaml:"subnets,omitempty" json:"subnets,omitempty"`
+	Subnets []Subnet `yaml:"subnets,omitempty" json:"subnets,omitempty"`
 	// NetworkPolicies apply, in this order, to traffic of this VN, before security groups.
 	NetworkPolicies []string `yaml:"networkPolicies,omitempty" json:"networkPolicies,omitempty"`
 	// FloodBPDU makes this the HA group's BPDU network: it carries only the switches' STP
@@ -164,11 +179,14 @@ type InstanceIP struct {
 
 // Logical interface types and instance IP modes the model accepts.
 const (
-	TypeL2                 = "l2"
-	ModeActiveBackup       = "active-backup"
-	MaxVNI                 = 1<<24 - 1 // VXLAN's VNI is 24 bits
-	MaxVLAN                = 4094      // 4095 is reserved by 802.1Q
-	DefaultMaxInterfaces   = 4352      // Contrail's default vrouter interface budget
+	TypeL2               = "l2"
+	ModeActiveBackup     = "active-backup"
+	MaxVNI               = 1<<24 - 1 // VXLAN's VNI is 24 bits
+	MaxVLAN              = 4094      // 4095 is reserved by 802.1Q
+	DefaultMaxInterfaces = 4352      // Contrail's default vrouter interface budget
+	// DefaultMaxFlows is a node's flow budget: about ten times what 16K remote instances with a
+	// few security group rules each compile to, and what ovs-vswitchd holds in about a gigabyte.
+	DefaultMaxFlows        = 1_000_000
 	DirectionIngress       = "ingress" // security group rule: traffic to the VMI
 	DirectionEgress        = "egress"  // security group rule: traffic from the VMI
 	EthertypeIPv4          = "IPv4"

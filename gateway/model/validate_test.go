@@ -3,6 +3,8 @@ package model
 import (
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 const validYAML = `
@@ -148,6 +150,9 @@ func TestValidationErrors(t *testing.T) {
 		{"ToR without replication node", "    replicationNode: gw1\n", "", "torSwitches[tor1].replicationNode: missing"},
 		{"ToR binding to unknown VN", "{port: p1, vlan: 100, network: blue}", "{port: p1, vlan: 100, network: green}", `torSwitches[tor1].bindings[0].network: "green"`},
 		{"ToR binding VLAN reused on a port", "{port: p2, vlan: 0, network: red}", "{port: p1, vlan: 100, network: red}", "torSwitches[tor1].bindings[1].vlan: port p1 VLAN 100 is already bound"},
+		{"ToR managedBy names a node twice", "    replicationNode: gw1\n", "    replicationNode: gw1\n    managedBy: [gw2, gw1, gw2]\n", `torSwitches[tor1].managedBy[2]: "gw2" is already managedBy[0]`},
+		{"ToR managedBy with an empty name", "    replicationNode: gw1\n", "    replicationNode: gw1\n    managedBy: [gw2, \"\"]\n", "torSwitches[tor1].managedBy[1]: empty"},
+		{"ToR managedBy name with a comma", "    replicationNode: gw1\n", "    replicationNode: gw1\n    managedBy: \"gw1,gw2\"\n", `torSwitches[tor1].managedBy[0]: "gw1,gw2": a node name has no comma`},
 		{"ToR binding VLAN out of range", "{port: p1, vlan: 100, network: blue}", "{port: p1, vlan: 4095, network: blue}", "torSwitches[tor1].bindings[0].vlan: 4095 is out of range"},
 		{"physical interface name too long", "name: eth1\n        logicalInterfaces:\n          - name: eth1-100\n            vlan: 100\n            type", "name: eth1-far-too-long-name\n        logicalInterfaces:\n          - name: eth1-100\n            vlan: 100\n            type", "longer than 15 characters"},
 	}
@@ -272,6 +277,12 @@ func TestHAGroupValidation(t *testing.T) {
 			`virtualMachineInterfaces[vm1].network: "bpdu" is a floodBPDU network, which carries only BPDUs`},
 		{"BPDU VMI on a tagged VLAN", "{name: eth1-100, vlan: 100, vmi: bms1}\n  - name: gw2", "{name: eth1-100, vlan: 100, vmi: bms1}\n          - {name: eth1-7, vlan: 7, vmi: stp-b}\n  - name: gw2",
 			"logical interface eth1-7 of gw1/eth1 links this VMI on VLAN 7"},
+		// One port per gateway in its group's spanning tree (what the RSTP handshake serves): a
+		// second physical interface would need the BPDU VMI twice on one node.
+		{"a gateway in its HA group through two physical interfaces",
+			"          - {name: eth1-100, vlan: 100, vmi: bms1}\n  - name: gw2",
+			"          - {name: eth1-100, vlan: 100, vmi: bms1}\n      - name: eth2\n        logicalInterfaces:\n          - {name: eth2-0, vlan: 0, vmi: stp-a}\n  - name: gw2",
+			`physicalRouters[gw1].physicalInterfaces[eth2].logicalInterfaces[eth2-0].vmi: "stp-a" is already linked to physicalRouters[gw1].physicalInterfaces[eth1].logicalInterfaces[eth1-0] on this node`},
 		{"two HA groups sharing a BPDU VMI", "{name: eth1-0, vlan: 0, vmi: stp-b}", "{name: eth1-0, vlan: 0, vmi: stp-a}",
 			`physicalRouters[gw3].physicalInterfaces[eth1].logicalInterfaces[eth1-0].vmi: BPDU VMI "stp-a" already serves the HA group of gw1, gw2`},
 	}
@@ -289,5 +300,58 @@ func TestHAGroupValidation(t *testing.T) {
 				t.Fatalf("want an error containing %q, got %v", tc.want, err)
 			}
 		})
+	}
+}
+
+// Names are printable and of sane length: a name with a control character (a terminal escape
+// in `ovsgw status`, a newline in a log line) or of megabytes was accepted and went into logs,
+// OVSDB rows and flow annotations.
+func TestNamesMustBePrintableAndShort(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"blue\x1b[2J", `virtualNetworks[#0].name: "blue\x1b[2J" contains a character that does not print (U+001B at byte 4)`},
+		{"red\u200b", `contains a character that does not print (U+200B at byte 3)`},
+		{"bad\xff", `"bad\xff" is not valid UTF-8`},
+		{strings.Repeat("n", 129), "is 129 bytes long, more than 128"},
+	} {
+		c := &Config{VirtualNetworks: []VirtualNetwork{{Name: tc.name, VNI: 5001}}}
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("name %q: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	ok := &Config{VirtualNetworks: []VirtualNetwork{{Name: "réseau-" + strings.Repeat("b", 120), VNI: 5001}}}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("a printable name of 128 bytes: %v", err)
+	}
+}
+
+// managedBy is one node name, as before lists existed, or a list; one name reads and writes back
+// as one name; anything else is refused with its line.
+func TestManagedByOneOrMany(t *testing.T) {
+	base := "torSwitches:\n  - {name: tor1, endpoint: \"tcp:192.0.2.1:6640\", replicationNode: gw3, managedBy: X}\n"
+	for _, tc := range []struct {
+		managedBy string
+		want      []string // Managers()
+	}{
+		{"gw1", []string{"gw1", "gw3"}},
+		{"[gw1, gw2]", []string{"gw1", "gw2", "gw3"}},
+		{"[gw3, gw1]", []string{"gw3", "gw1"}},
+	} {
+		c, err := Parse([]byte(strings.Replace(base, "X", tc.managedBy, 1)))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.managedBy, err)
+		}
+		if got := c.TorSwitches[0].Managers(); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("managedBy %s: managers %v, want %v", tc.managedBy, got, tc.want)
+		}
+	}
+	c, _ := Parse([]byte(strings.Replace(base, "X", "gw1", 1)))
+	out, err := yaml.Marshal(c.TorSwitches[0])
+	if err != nil || !strings.Contains(string(out), "managedBy: gw1\n") {
+		t.Errorf("one name written back as %q (%v)", out, err)
+	}
+	_, err = Parse([]byte(strings.Replace(base, "X", "{node: gw1}", 1)))
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "node name") {
+		t.Errorf("a mapping as managedBy: %v, want an error naming line 2", err)
 	}
 }

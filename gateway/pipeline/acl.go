@@ -1,68 +1,37 @@
 package pipeline
 
 import (
-	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/ovsgw/ovsgw/gateway/model"
 	"github.com/ovsgw/ovsgw/openflow"
 )
 
-// servedVNs are the VNs with a member on this node, in config order.
-func (c *compiler) servedVNs(members []bound) []model.VirtualNetwork {
-	var out []model.VirtualNetwork
-	for _, vn := range c.in.Index.Config.VirtualNetworks {
-		if c.served[vn.VNI] {
-			out = append(out, vn)
-		}
-	}
-	return out
-}
-
-// setServed decides which VNs this node serves: those with a member here, and those whose ToR
-// switch traffic it replicates.
-func (c *compiler) setServed(members []bound) {
-	c.served = map[uint32]bool{}
-	for _, b := range members {
-		c.served[b.vni] = true
-	}
-	if c.in.TunnelPort <= 0 {
-		return
-	}
-	for _, t := range c.in.Tors {
-		if t.Replicator && t.TunnelIP.Is4() {
-			for _, vni := range t.VNIs {
-				if c.in.Index.VNIKnown(vni) {
-					c.served[vni] = true
-				}
-			}
-		}
+// conntrack sends a VN's IP traffic through its conntrack zone, and commits its new
+// connections that passed the ACLs.
+func (c *compiler) conntrack(vn *model.VirtualNetwork) {
+	z := c.zoneOf(vn)
+	owner := Owner{KindVN, vn.Name}
+	for _, fam := range []family{familyV4, familyV6} {
+		m := openflow.Match{}.WithUint(RegVN, uint64(vn.VNI)).WithUint(openflow.FieldEthType, fam.ethType)
+		c.flow(TableConntrack, PrioConntrack, owner, vn.VNI, m,
+			openflow.CT{Zone: z, Recirculate: true, Table: TableCTState})
+		c.flow(TableCTCommit, PrioCTCommit, owner, vn.VNI, m.WithCTState(openflow.CTNew|openflow.CTTrk, 0),
+			openflow.CT{Commit: true, Zone: z}, openflow.GotoTable{Table: TableOutput})
 	}
 }
 
-// conntrack sends each VN's IP traffic through its conntrack zone, lets established and related
-// traffic skip the ACLs, drops invalid traffic, and commits new connections that passed them.
-func (c *compiler) conntrack(members []bound) {
-	zones := map[uint16]string{}
-	for _, vn := range c.servedVNs(members) {
-		z := ctZone(vn.VNI)
-		if other, clash := zones[z]; clash {
-			c.out.Notices = append(c.out.Notices, fmt.Sprintf(
-				"virtual networks %q and %q share conntrack zone %d (VNIs equal in their low 16 bits): their connections are told apart only by address", other, vn.Name, z))
-		}
-		zones[z] = vn.Name
-		owner := Owner{KindVN, vn.Name}
-		for _, fam := range []family{familyV4, familyV6} {
-			m := openflow.Match{}.WithUint(RegVN, uint64(vn.VNI)).WithUint(openflow.FieldEthType, fam.ethType)
-			c.flow(TableConntrack, PrioConntrack, owner, vn.VNI, m,
-				openflow.CT{Zone: z, Recirculate: true, Table: TableCTState})
-			c.flow(TableCTCommit, PrioCTCommit, owner, vn.VNI, m.WithCTState(openflow.CTNew|openflow.CTTrk, 0),
-				openflow.CT{Commit: true, Zone: z}, openflow.GotoTable{Table: TableOutput})
-		}
-	}
+// conntrackShared lets established and related traffic skip the ACLs, drops invalid traffic,
+// and lets IPv6 control messages pass untracked, for every VN.
+func (c *compiler) conntrackShared() {
+	// They skip the egress ACL by going straight to l2-lookup, and the ingress ACL by the mark
+	// an established connection gets: without it a VMI with security groups never heard a
+	// neighbour solicitation (its ingress ACL dropped it for want of a rule).
 	for _, typ := range icmpv6Control {
 		c.flow(TableConntrack, PrioICMPv6Control, pipelineOwner, 0, openflow.Match{}.WithUint(openflow.FieldEthType, ethIPv6).
-			WithUint(openflow.FieldIPProto, model.ProtoICMPv6).WithUint(openflow.FieldICMPv6Type, typ), openflow.GotoTable{Table: TableL2Lookup})
+			WithUint(openflow.FieldIPProto, model.ProtoICMPv6).WithUint(openflow.FieldICMPv6Type, typ),
+			openflow.SetUint(RegEstablished, 1), openflow.GotoTable{Table: TableL2Lookup})
 	}
 	c.drop(TableCTState, PrioCTInvalid, pipelineOwner, DropInvalidState, 0,
 		openflow.Match{}.WithCTState(openflow.CTInv|openflow.CTTrk, 0))
@@ -71,42 +40,66 @@ func (c *compiler) conntrack(members []bound) {
 	c.flow(TableCTState, PrioCTEstablished, pipelineOwner, 0, openflow.Match{}.WithCTState(openflow.CTRel|openflow.CTTrk, openflow.CTEst), known...)
 }
 
-// policies compiles each served VN's network policies: their rules in order, first match wins.
+// policies compiles a served VN's network policies: their rules in order, first match wins.
 // What no rule matches goes on to the security groups.
-func (c *compiler) policies(members []bound) {
-	x := c.in.Index
-	byName := map[string]*model.NetworkPolicy{}
-	for i := range x.Config.NetworkPolicies {
-		byName[x.Config.NetworkPolicies[i].Name] = &x.Config.NetworkPolicies[i]
+func (c *compiler) policies(vn *model.VirtualNetwork) {
+	if !c.served[vn.VNI] {
+		return
 	}
-	for _, vn := range c.servedVNs(members) {
-		prio := PrioPolicyFirst
-	rules:
-		for _, name := range vn.NetworkPolicies {
-			pol := byName[name]
-			owner := Owner{KindNetworkPolicy, pol.Name}
-			for i, r := range pol.Rules {
-				if prio < PrioPolicyLast {
-					c.out.Notices = append(c.out.Notices, fmt.Sprintf(
-						"virtual network %q has more than %d policy rules; rules from %s rule %d on are not programmed", vn.Name, PrioPolicyFirst-PrioPolicyLast+1, pol.Name, i))
-					break rules
-				}
-				for _, m := range policyMatches(x, vn, r) {
-					if r.Action == model.ActionDeny {
-						c.drop(TablePolicy, prio, owner, DropPolicy, nameID(pol.Name), m)
-					} else {
-						c.flow(TablePolicy, prio, owner, nameID(pol.Name), m, openflow.GotoTable{Table: TableEgressACL})
-					}
-				}
-				prio--
+	prio := PrioPolicyFirst
+	for _, name := range vn.NetworkPolicies {
+		pol := c.policyByName[name]
+		if pol == nil {
+			continue
+		}
+		owner := Owner{KindNetworkPolicy, pol.Name}
+		for i, r := range pol.Rules {
+			if prio < PrioPolicyLast {
+				c.notice("virtual network %q has more than %d policy rules; rules from %s rule %d on are not programmed", vn.Name, PrioPolicyFirst-PrioPolicyLast+1, pol.Name, i)
+				return
 			}
+			for _, m := range policyMatches(c.x, *vn, r) {
+				if r.Action == model.ActionDeny {
+					c.drop(TablePolicy, prio, owner, DropPolicy, nameID(pol.Name), m)
+				} else {
+					c.flow(TablePolicy, prio, owner, nameID(pol.Name), m, openflow.GotoTable{Table: TableEgressACL})
+				}
+			}
+			prio--
 		}
 	}
 }
 
+// PolicyRuleAt names the network policy rule of VN vn that policies compiles at priority
+// prio: the VN's rules count down from PrioPolicyFirst in their order, across its policies. It
+// explains a policy flow found on the switch (ovsgw trace); ok is false when no rule has prio.
+func PolicyRuleAt(x *model.Index, vn string, prio uint16) (policy string, rule int, ok bool) {
+	v := x.VNs[vn]
+	if v == nil || prio > PrioPolicyFirst || prio < PrioPolicyLast {
+		return "", 0, false
+	}
+	n := int(PrioPolicyFirst - prio)
+	for _, name := range v.NetworkPolicies {
+		for i := range x.Config.NetworkPolicies {
+			if pol := &x.Config.NetworkPolicies[i]; pol.Name == name {
+				if n < len(pol.Rules) {
+					return pol.Name, n, true
+				}
+				n -= len(pol.Rules)
+			}
+		}
+	}
+	return "", 0, false
+}
+
 // policyMatches expands one policy rule of a VN into matches: per address family, per
-// direction, per port mask.
+// direction, per port mask. A VN's policies see its own traffic (reg1 is the VN), switched or
+// routed where it enters, so a `network` endpoint as source matches only the VN itself; as
+// destination, the VN itself (traffic that stays in it: reg5 = 0, on a VN with a router) or
+// another VN of its router (traffic routed there: reg5 = that VN). Traffic from another VN is
+// that VN's policies' to check.
 func policyMatches(x *model.Index, vn model.VirtualNetwork, r model.PolicyRule) []openflow.Match {
+	router := x.RouterOf[vn.Name]
 	proto, _ := model.ParseProtocol(r.Protocol)
 	srcPorts, _ := model.ParsePorts(r.SourcePorts)
 	dstPorts, _ := model.ParsePorts(r.DestinationPorts)
@@ -131,9 +124,18 @@ func policyMatches(x *model.Index, vn model.VirtualNetwork, r model.PolicyRule) 
 			}
 			for i, s := range o {
 				switch {
+				case s.ep.Network != "" && i == 0:
+					if s.ep.Network != vn.Name {
+						continue orientation
+					}
 				case s.ep.Network != "":
-					// Within one VN's L2 traffic both ends are in that VN.
-					if x.VNs[s.ep.Network].VNI != vn.VNI {
+					switch {
+					case s.ep.Network == vn.Name && router != nil:
+						m = m.WithUint(RegDstVN, 0)
+					case s.ep.Network == vn.Name:
+					case router != nil && slices.Contains(router.Networks, s.ep.Network):
+						m = m.WithUint(RegDstVN, uint64(x.VNs[s.ep.Network].VNI))
+					default:
 						continue orientation
 					}
 				case s.ep.CIDR != "":
@@ -184,41 +186,35 @@ func withPorts(m openflow.Match, proto int, src, dst model.PortRange) []openflow
 // marks them invalid, and security groups would drop them, and IPv6 could not resolve at all.
 var icmpv6Control = []uint64{130, 131, 132, 133, 134, 135, 136, 143}
 
-// securityGroups compiles the security groups of the bound VMIs: egress rules check frames from
+// securityGroups compiles the security groups of a bound VMI: egress rules check frames from
 // the VMI, ingress rules frames to it; a VMI with groups drops what none of their rules allow.
-func (c *compiler) securityGroups(members []bound) {
-	x := c.in.Index
-	groups := map[string]*model.SecurityGroup{}
-	for i := range x.Config.SecurityGroups {
-		groups[x.Config.SecurityGroups[i].Name] = &x.Config.SecurityGroups[i]
+func (c *compiler) securityGroups(b *bound) {
+	if len(b.vmi.SecurityGroups) == 0 {
+		return // no groups: everything allowed
 	}
-	c.flow(TableIngressACL, PrioACLEstablished, pipelineOwner, 0,
-		openflow.Match{}.WithMasked(RegEstablished, RegEstablished.Uint(1), RegEstablished.Uint(1)),
-		openflow.GotoTable{Table: TableCTCommit})
-	for _, b := range members {
-		if len(b.vmi.SecurityGroups) == 0 {
-			continue // no groups: everything allowed
-		}
-		for _, name := range b.vmi.SecurityGroups {
-			g := groups[name]
+	for _, name := range b.vmi.SecurityGroups {
+		if g := c.groupByName[name]; g != nil {
 			for _, r := range g.Rules {
-				c.securityGroupRule(b, g.Name, r)
+				if r.RemoteGroup == "" { // remote-group rules are conjunctions (memberClauses)
+					c.securityGroupRule(b, g.Name, r)
+				}
 			}
 		}
-		for _, dir := range []struct {
-			table uint8
-			reg   openflow.Field
-		}{{TableEgressACL, RegSrcVMI}, {TableIngressACL, RegDstVMI}} {
-			for _, fam := range []family{familyV4, familyV6} {
-				c.drop(dir.table, PrioACLDefaultDeny, Owner{KindVMI, b.name}, DropSecurityGrp, b.id,
-					openflow.Match{}.WithUint(dir.reg, uint64(b.id)).WithUint(openflow.FieldEthType, fam.ethType))
-			}
+	}
+	c.memberClauses(b)
+	for _, dir := range []struct {
+		table uint8
+		reg   openflow.Field
+	}{{TableEgressACL, RegSrcVMI}, {TableIngressACL, RegDstVMI}} {
+		for _, fam := range []family{familyV4, familyV6} {
+			c.drop(dir.table, PrioACLDefaultDeny, Owner{KindVMI, b.name}, DropSecurityGrp, b.id,
+				openflow.Match{}.WithUint(dir.reg, uint64(b.id)).WithUint(openflow.FieldEthType, fam.ethType))
 		}
 	}
 }
 
 // securityGroupRule compiles one rule of group g for bound VMI b.
-func (c *compiler) securityGroupRule(b bound, g string, r model.SecurityGroupRule) {
+func (c *compiler) securityGroupRule(b *bound, g string, r model.SecurityGroupRule) {
 	table, next, reg, remoteIsDst := TableIngressACL, TableCTCommit, RegDstVMI, false
 	if r.Direction == model.DirectionEgress {
 		table, next, reg, remoteIsDst = TableEgressACL, TableL2Lookup, RegSrcVMI, true
@@ -238,11 +234,6 @@ func (c *compiler) securityGroupRule(b bound, g string, r model.SecurityGroupRul
 	case r.RemoteCIDR != "":
 		p, _ := netip.ParsePrefix(r.RemoteCIDR)
 		remotes = []netip.Prefix{p.Masked()}
-	case r.RemoteGroup != "":
-		remotes = c.groupAddrs(r.RemoteGroup, fam.v6)
-		if len(remotes) == 0 {
-			return // a group with no addresses allows nothing
-		}
 	default:
 		remotes = []netip.Prefix{netip.PrefixFrom(netip.IPv4Unspecified(), 0)} // anywhere
 	}
@@ -256,35 +247,4 @@ func (c *compiler) securityGroupRule(b bound, g string, r model.SecurityGroupRul
 			c.flow(table, PrioACLRule, owner, nameID(g), pm, openflow.GotoTable{Table: next})
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// groupAddrs lists the host prefixes of every VMI in security group g, of one family; computed
-// once per group and family, as every member's every remote-group rule asks for it.
-func (c *compiler) groupAddrs(g string, v6 bool) []netip.Prefix {
-	key := fmt.Sprintf("%s/%v", g, v6)
-	if p, ok := c.groupCache[key]; ok {
-		return p
-	}
-	var out []netip.Prefix
-	for _, v := range c.in.Index.Config.VirtualMachineInterfaces {
-		if contains(v.SecurityGroups, g) {
-			for _, a := range vmiAddrs(&v, v6) {
-				out = append(out, netip.PrefixFrom(a, a.BitLen()))
-			}
-		}
-	}
-	if c.groupCache == nil {
-		c.groupCache = map[string][]netip.Prefix{}
-	}
-	c.groupCache[key] = out
-	return out
 }

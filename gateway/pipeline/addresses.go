@@ -39,7 +39,7 @@ func vmiSources(v *model.VirtualMachineInterface) []source {
 }
 
 // vmiMACs lists the MACs a VMI receives on: its own, then its address pairs' in order, once each.
-func vmiMACs(b bound) []net.HardwareAddr {
+func vmiMACs(b *bound) []net.HardwareAddr {
 	out := []net.HardwareAddr{b.mac}
 	seen := map[string]bool{b.mac.String(): true}
 	for _, s := range vmiSources(b.vmi) {

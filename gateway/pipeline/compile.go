@@ -54,11 +54,16 @@ type TorMAC struct {
 	MAC net.HardwareAddr
 }
 
-// Peer is a VMI bound on another node of the overlay.
+// Peer is a VMI bound on another node of the overlay (an active binding: standby ones are left
+// out). A VMI with peers on several nodes is reached on the one package placement prefers.
 type Peer struct {
 	VMI      string
 	Node     string
 	TunnelIP netip.Addr
+	// Stale: the node's heartbeat is older than the config DB's StaleAfter.
+	Stale bool
+	// Since is the binding's role_since (milliseconds since the epoch).
+	Since int64
 }
 
 // Owner is the object a flow or group serves.
@@ -121,69 +126,28 @@ type bound struct {
 	name   string
 	id     uint32
 	vni    uint32
-	mac    net.HardwareAddr
+	mac    net.HardwareAddr // set when its unit is compiled
 	ofport uint32
 	vlan   uint16 // remote only
 	remote bool
+	bpdu   bool // the untagged logical interface of an HA group's BPDU network
 }
 
-// Compile computes the desired flows and groups. It never fails: what cannot be programmed is
-// reported in Bindings and Notices, and the rest is.
-func Compile(in Input) *Output {
-	x := in.Index
-	c := &compiler{in: in, out: &Output{Names: map[Kind]map[uint32]string{
-		KindPipeline: {0: "default"}, KindVN: {}, KindVMI: {}, KindPhysicalInterface: {},
-		KindSecurityGroup: {}, KindNetworkPolicy: {}, KindNode: {}, KindTor: {},
-	}}}
-	names := make([]string, 0, len(x.VMIs))
-	for n := range x.VMIs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	c.ids = assignIDs(names)
-	for n, id := range c.ids {
-		c.out.Names[KindVMI][id] = n
-	}
-	for _, vn := range x.Config.VirtualNetworks {
-		c.out.Names[KindVN][vn.VNI] = vn.Name
-	}
-	for _, g := range x.Config.SecurityGroups {
-		c.out.Names[KindSecurityGroup][nameID(g.Name)] = g.Name
-	}
-	for _, p := range x.Config.NetworkPolicies {
-		c.out.Names[KindNetworkPolicy][nameID(p.Name)] = p.Name
-	}
+// Compile computes the desired flows and groups from scratch. It never fails: what cannot be
+// programmed is reported in Bindings and Notices, and the rest is. It is the full compile an
+// Engine's incremental updates must always agree with, and the form the golden tests pin.
+func Compile(in Input) *Output { return compileAll(in) }
 
-	c.tableMisses()
-	var members []bound
-	members = append(members, c.remote()...)
-	members = append(members, c.local(names)...)
-	sort.Slice(members, func(i, j int) bool { return members[i].name < members[j].name })
-	c.setServed(members)
-	c.portSecurity(members)
-	c.arpResponder(members)
-	c.conntrack(members)
-	c.policies(members)
-	c.securityGroups(members)
-	c.forwarding(members, c.overlay(members))
-
-	c.dedupe()
-	c.sortFlows()
-	sort.Slice(c.out.Groups, func(i, j int) bool { return c.out.Groups[i].ID < c.out.Groups[j].ID })
-	sort.Slice(c.out.Bindings, func(i, j int) bool { return c.out.Bindings[i].VMI < c.out.Bindings[j].VMI })
-	return c.out
-}
-
-// sortFlows orders the flows by table, priority (highest first) and match text; each match is
+// sortEntries orders flows by table, priority (highest first) and match text; each match is
 // printed once, not at every comparison (at 70K flows that was most of the compile time).
-func (c *compiler) sortFlows() {
-	keys := make([]string, len(c.out.Flows))
-	idx := make([]int, len(c.out.Flows))
-	for i, e := range c.out.Flows {
+func sortEntries(flows []Entry) []Entry {
+	keys := make([]string, len(flows))
+	idx := make([]int, len(flows))
+	for i, e := range flows {
 		keys[i], idx[i] = e.Match.String(), i
 	}
 	sort.Slice(idx, func(i, j int) bool {
-		a, b := c.out.Flows[idx[i]], c.out.Flows[idx[j]]
+		a, b := flows[idx[i]], flows[idx[j]]
 		if a.Table != b.Table {
 			return a.Table < b.Table
 		}
@@ -194,37 +158,35 @@ func (c *compiler) sortFlows() {
 	})
 	sorted := make([]Entry, len(idx))
 	for i, k := range idx {
-		sorted[i] = c.out.Flows[k]
+		sorted[i] = flows[k]
 	}
-	c.out.Flows = sorted
+	return sorted
 }
 
 // dedupe keeps one flow per key: two sources can ask for the same flow (an address pair that
 // repeats an instance IP); different actions for one key would be a compiler bug, so they are
 // reported rather than silently resolved.
-func (c *compiler) dedupe() {
-	seen := make(map[openflow.Key]int, len(c.out.Flows))
-	out := c.out.Flows[:0]
-	for _, e := range c.out.Flows {
+func dedupe(flows []Entry) (out []Entry, notices []string) {
+	seen := make(map[openflow.Key]int, len(flows))
+	out = make([]Entry, 0, len(flows))
+	for _, e := range flows {
 		k := e.Key()
 		if i, dup := seen[k]; dup {
 			if !out[i].Equal(e.Flow) {
-				c.out.Notices = append(c.out.Notices, fmt.Sprintf("internal: conflicting flows for one match, kept %s, dropped %s", out[i].Flow, e.Flow))
+				notices = append(notices, fmt.Sprintf("internal: conflicting flows for one match, kept %s, dropped %s", out[i].Flow, e.Flow))
 			}
 			continue
 		}
 		seen[k] = len(out)
 		out = append(out, e)
 	}
-	c.out.Flows = out
+	return out, notices
 }
 
+// compiler emits the flows and groups of one unit from a prepared state.
 type compiler struct {
-	in         Input
-	out        *Output
-	ids        map[string]uint32
-	groupCache map[string][]netip.Prefix // security group + family → member addresses
-	served     map[uint32]bool           // VNIs this node serves (setServed)
+	*state
+	out *unit
 }
 
 // flow adds a forwarding flow.
@@ -238,21 +200,26 @@ func (c *compiler) drop(table uint8, prio uint16, owner Owner, why Purpose, id u
 }
 
 func (c *compiler) add(table uint8, prio uint16, owner Owner, why Purpose, id uint32, m openflow.Match, actions ...openflow.Action) {
-	c.out.Flows = append(c.out.Flows, Entry{
+	c.out.flows = append(c.out.flows, Entry{
 		Flow:    openflow.Flow{Table: table, Priority: prio, Cookie: Cookie(owner.Kind, why, id), Match: m, Actions: actions},
 		Owner:   owner,
 		Purpose: why,
 	})
 }
 
+func (c *compiler) notice(format string, args ...any) {
+	c.out.notices = append(c.out.notices, fmt.Sprintf(format, args...))
+}
+
 var pipelineOwner = Owner{KindPipeline, "default"}
 
-// tableMisses sends what no flow of a table claims on to the next stage, or drops it.
-func (c *compiler) tableMisses() {
+// pipelineFlows are the flows no object owns: table misses, and what every VN shares.
+func (c *compiler) pipelineFlows() {
 	c.drop(TableClassify, PrioTableMiss, pipelineOwner, DropUnknownPort, 0, nil)
 	for _, next := range [][2]uint8{
 		{TablePortSecurity, TableARPResponder}, // frames from no VMI (none yet) are not checked
-		{TableARPResponder, TableConntrack},
+		{TableARPResponder, TableRouteClassify},
+		{TableRouteClassify, TableConntrack},
 		{TableConntrack, TableL2Lookup}, // not IP: no connection tracking, no ACLs
 		{TableCTState, TablePolicy},
 		{TablePolicy, TableEgressACL},
@@ -262,149 +229,89 @@ func (c *compiler) tableMisses() {
 	} {
 		c.flow(next[0], PrioTableMiss, pipelineOwner, 0, nil, openflow.GotoTable{Table: next[1]})
 	}
+	if c.in.TunnelPort > 0 {
+		c.drop(TableClassify, PrioTunnelMiss, pipelineOwner, DropUnknownVNI, 0,
+			openflow.Match{}.WithUint(openflow.FieldInPort, uint64(c.in.TunnelPort)))
+	}
+	c.conntrackShared()
+	c.routingShared()
+	c.flow(TableIngressACL, PrioACLEstablished, pipelineOwner, 0,
+		openflow.Match{}.WithMasked(RegEstablished, RegEstablished.Uint(1), RegEstablished.Uint(1)),
+		openflow.GotoTable{Table: TableCTCommit})
 }
 
-func (c *compiler) portsByName() map[string]Port {
-	m := make(map[string]Port, len(c.in.Ports))
-	for _, p := range c.in.Ports {
-		m[p.Name] = p
-	}
-	return m
-}
-
-// remote binds this node's logical interfaces and guards its gateway ports.
-func (c *compiler) remote() []bound {
-	x := c.in.Index
-	lis := x.NodeLIs(c.in.Host)
-	if !c.in.GatewayMode {
-		if len(lis) > 0 {
-			c.out.Notices = append(c.out.Notices, fmt.Sprintf(
-				"gateway mode is off (gateway_mode = server is not set in [DEFAULT] of the agent config): the %d logical interfaces of physical router %q are ignored; set it and restart the agent to serve them",
-				len(lis), c.in.Host))
-		}
-		for _, li := range lis {
-			vmi := x.VMIs[li.VMI]
-			c.out.Bindings = append(c.out.Bindings, Binding{VMI: vmi.Name, VN: vmi.Network, Kind: BindingRemote,
-				PhysicalInterface: li.PhysicalInterface, LogicalInterface: li.Name, VLAN: li.VLANID(),
-				Reason: "gateway mode is off on this node"})
-		}
-		return nil
-	}
-	ports := c.portsByName()
-	guarded := map[string]bool{}
-	var out []bound
-	for _, li := range lis {
-		vmi := x.VMIs[li.VMI]
-		b := Binding{VMI: vmi.Name, VN: vmi.Network, Kind: BindingRemote, Port: li.PhysicalInterface,
-			PhysicalInterface: li.PhysicalInterface, LogicalInterface: li.Name, VLAN: li.VLANID()}
-		p, ok := ports[li.PhysicalInterface]
-		if !ok || p.OFPort <= 0 {
-			b.Reason = fmt.Sprintf("physical interface %s has no OpenFlow port yet (is the NIC present on this node?)", li.PhysicalInterface)
-			c.out.Bindings = append(c.out.Bindings, b)
-			continue
-		}
-		b.OFPort = p.OFPort
-		bpdu := li.VLANID() == 0 && x.BPDUVMI(vmi.Name)
-		if c.in.Standby[p.Name] && !bpdu {
-			b.Standby, b.Reason = true, "standby gateway of its HA group: the switches' spanning tree chose another"
-			c.out.Bindings = append(c.out.Bindings, b)
-			c.guard(p, guarded)
-			continue
-		}
-		b.Bound = true
-		c.out.Bindings = append(c.out.Bindings, b)
-		c.guard(p, guarded)
-		m, _ := model.ParseMAC(vmi.MAC)
-		bd := bound{vmi: vmi, name: vmi.Name, id: c.ids[vmi.Name], vni: x.VNs[vmi.Network].VNI, mac: m,
-			ofport: uint32(p.OFPort), vlan: li.VLANID(), remote: true}
-		match := openflow.Match{}.WithUint(openflow.FieldInPort, uint64(bd.ofport))
-		if bpdu {
-			// The switch's BPDUs, untagged, into the BPDU network and straight to its flood:
-			// they are nobody's traffic, so port security and ACLs do not apply.
-			c.flow(TableClassify, PrioBPDU, Owner{KindVMI, bd.name}, bd.id,
-				match.WithUint(openflow.FieldVlanVID, 0).With(openflow.FieldEthDst, bpduMAC),
-				openflow.SetUint(RegSrcVMI, uint64(bd.id)), openflow.SetUint(RegVN, uint64(bd.vni)),
-				openflow.GotoTable{Table: TableL2Lookup})
-			out = append(out, bd)
-			continue
-		}
-		var actions []openflow.Action
-		if bd.vlan == 0 {
-			match = match.WithUint(openflow.FieldVlanVID, 0) // OFPVID_NONE: no tag at all
-		} else {
-			match = match.WithUint(openflow.FieldVlanVID, uint64(bd.vlan)|openflow.VlanPresent)
-			actions = append(actions, openflow.PopVLAN{})
-		}
-		actions = append(actions, c.enter(bd)...)
-		c.flow(TableClassify, PrioGatewayVLAN, Owner{KindVMI, bd.name}, bd.id, match, actions...)
-		out = append(out, bd)
-	}
-	return out
-}
-
-// guard drops, once per gateway port, what no logical interface claims, and the reserved
-// link-local multicast (802.1D: never forwarded by a bridge) that no BPDU network carries.
-func (c *compiler) guard(p Port, done map[string]bool) {
-	if done[p.Name] {
-		return
-	}
-	done[p.Name] = true
+// guard drops what no logical interface of a gateway port claims, and the reserved link-local
+// multicast (802.1D: never forwarded by a bridge) that no BPDU network carries.
+func (c *compiler) guard(p Port) {
 	id := nameID(p.Name)
-	c.out.Names[KindPhysicalInterface][id] = p.Name
 	owner := Owner{KindPhysicalInterface, p.Name}
 	port := openflow.Match{}.WithUint(openflow.FieldInPort, uint64(p.OFPort))
 	c.drop(TableClassify, PrioGatewayPortMiss, owner, DropUnknownVLAN, id, port)
 	c.drop(TableClassify, PrioReservedGuard, owner, DropReserved, id, port.WithMasked(openflow.FieldEthDst, bpduMAC, reservedMask))
 }
 
-// local binds VMIs that no logical interface links to, to the port whose iface-id names them.
-func (c *compiler) local(names []string) []bound {
-	x := c.in.Index
-	byIfaceID := map[string][]Port{}
-	for _, p := range c.in.Ports {
-		if p.IfaceID != "" {
-			byIfaceID[p.IfaceID] = append(byIfaceID[p.IfaceID], p)
-		}
+// vmiFlows are every flow of one VMI: where it is bound here, its port security, address
+// answers, security groups and forwarding; or, bound on another node, the way there.
+func (c *compiler) vmiFlows(name string) {
+	v := c.x.VMIs[name]
+	if v == nil {
+		return
 	}
-	var out []bound
-	for _, name := range names {
-		vmi := x.VMIs[name]
-		ports := byIfaceID[name]
-		if x.IsRemote(name) {
-			if len(ports) > 0 {
-				c.out.Notices = append(c.out.Notices, fmt.Sprintf(
-					"port %s claims iface-id %q, but that VMI is a remote instance (a logical interface links to it): port ignored", ports[0].Name, name))
-			}
-			continue
-		}
-		if len(ports) == 0 {
-			continue // not on this node (yet)
-		}
-		sort.Slice(ports, func(i, j int) bool { return ports[i].Name < ports[j].Name })
-		p := ports[0]
-		if len(ports) > 1 {
-			c.out.Notices = append(c.out.Notices, fmt.Sprintf(
-				"%d ports claim iface-id %q; bound to %s, the first by name", len(ports), name, p.Name))
-		}
-		b := Binding{VMI: name, VN: vmi.Network, Kind: BindingLocal, Port: p.Name, OFPort: p.OFPort}
-		if p.OFPort <= 0 {
-			b.Reason = fmt.Sprintf("port %s has no OpenFlow port number yet", p.Name)
-			c.out.Bindings = append(c.out.Bindings, b)
-			continue
-		}
-		b.Bound = true
-		c.out.Bindings = append(c.out.Bindings, b)
-		m, _ := model.ParseMAC(vmi.MAC)
-		bd := bound{vmi: vmi, name: name, id: c.ids[name], vni: x.VNs[vmi.Network].VNI, mac: m, ofport: uint32(p.OFPort)}
-		c.flow(TableClassify, PrioLocalPort, Owner{KindVMI, name}, bd.id,
-			openflow.Match{}.WithUint(openflow.FieldInPort, uint64(bd.ofport)), c.enter(bd)...)
-		out = append(out, bd)
+	if b := c.members[name]; b != nil {
+		b.mac, _ = model.ParseMAC(v.MAC) // here, not in prepare: only the units compiled need it
+		c.classify(b)
+		c.portSecurity(b)
+		c.services(b)
+		c.arpOwn(b)
+		c.securityGroups(b)
+		c.forwarding(b)
 	}
-	return out
+	vn := c.x.VNs[v.Network]
+	if vn == nil {
+		return
+	}
+	p, isPeer := c.peerOf[name]
+	switch {
+	case c.served[vn.VNI]:
+		c.arpReply(v, vn.VNI)
+		if isPeer {
+			c.peerFlows(v, vn.VNI, p)
+		}
+	case isPeer: // only routed to: the way to its node, no L2 lookup of its VN
+		c.outputToTunnel(Owner{KindVMI, name}, c.ids[name], c.ids[name], vn.VNI, p.TunnelIP, uint32(c.in.TunnelPort))
+	}
+	if c.reached[vn.VNI] && (c.members[name] != nil || isPeer) {
+		c.routes(v, vn.VNI)
+	}
+}
+
+// classify takes a bound VMI's frames into the pipeline.
+func (c *compiler) classify(b *bound) {
+	owner := Owner{KindVMI, b.name}
+	match := openflow.Match{}.WithUint(openflow.FieldInPort, uint64(b.ofport))
+	switch {
+	case !b.remote:
+		c.flow(TableClassify, PrioLocalPort, owner, b.id, match, c.enter(b)...)
+	case b.bpdu:
+		// The switch's BPDUs, untagged, into the BPDU network and straight to its flood:
+		// they are nobody's traffic, so port security and ACLs do not apply. A copy goes to
+		// the agent, which derives the gateway's HA role from them (package rstp).
+		c.flow(TableClassify, PrioBPDU, owner, b.id,
+			match.WithUint(openflow.FieldVlanVID, 0).With(openflow.FieldEthDst, bpduMAC),
+			openflow.Controller{Userdata: []byte{ServiceBPDU}, MeterID: SharedMeterID},
+			openflow.SetUint(RegSrcVMI, uint64(b.id)), openflow.SetUint(RegVN, uint64(b.vni)),
+			openflow.GotoTable{Table: TableL2Lookup})
+	case b.vlan == 0:
+		c.flow(TableClassify, PrioGatewayVLAN, owner, b.id, match.WithUint(openflow.FieldVlanVID, 0), // OFPVID_NONE: no tag at all
+			c.enter(b)...)
+	default:
+		c.flow(TableClassify, PrioGatewayVLAN, owner, b.id, match.WithUint(openflow.FieldVlanVID, uint64(b.vlan)|openflow.VlanPresent),
+			append([]openflow.Action{openflow.PopVLAN{}}, c.enter(b)...)...)
+	}
 }
 
 // enter tags a frame with its source VMI and VN and hands it to port security.
-func (c *compiler) enter(b bound) []openflow.Action {
+func (c *compiler) enter(b *bound) []openflow.Action {
 	return []openflow.Action{
 		openflow.SetUint(RegSrcVMI, uint64(b.id)),
 		openflow.SetUint(RegVN, uint64(b.vni)),
@@ -412,60 +319,75 @@ func (c *compiler) enter(b bound) []openflow.Action {
 	}
 }
 
-// forwarding programs L2 lookup, output and the flood groups for the bound VMIs; remote holds
-// the buckets that reach other nodes and ToR switches.
-func (c *compiler) forwarding(members []bound, remote replication) {
-	byVN := map[uint32][]bound{}
-	for _, b := range members {
-		byVN[b.vni] = append(byVN[b.vni], b)
-		owner := Owner{KindVMI, b.name}
-		for _, mac := range vmiMACs(b) {
-			c.flow(TableL2Lookup, PrioKnownMAC, owner, b.id,
-				openflow.Match{}.WithUint(RegVN, uint64(b.vni)).With(openflow.FieldEthDst, mac),
-				openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.GotoTable{Table: TableIngressACL})
-		}
-		c.drop(TableOutput, PrioHairpin, owner, DropHairpin, b.id,
-			openflow.Match{}.WithUint(RegSrcVMI, uint64(b.id)).WithUint(RegDstVMI, uint64(b.id)))
-		toVMI := openflow.Match{}.WithUint(RegDstVMI, uint64(b.id))
-		var tag []openflow.Action
-		if b.remote && b.vlan != 0 {
-			tag = []openflow.Action{openflow.PushVLAN{}, openflow.SetVlanVID(b.vlan)}
-		}
-		// OVS drops an output to the frame's own in_port, but remote instances on other VLANs of
-		// the same physical interface must still receive it, and so must a VMI that the ARP
-		// responder answers: send it back with IN_PORT.
-		c.flow(TableOutput, PrioOutputInPort, owner, b.id,
-			toVMI.WithUint(openflow.FieldInPort, uint64(b.ofport)),
-			append(append([]openflow.Action{}, tag...), openflow.Output{Port: openflow.PortInPort})...)
-		c.flow(TableOutput, PrioOutputDefault, owner, b.id, toVMI,
-			append(append([]openflow.Action{}, tag...), openflow.Output{Port: b.ofport})...)
+// forwarding programs the L2 lookup and output of a bound VMI.
+func (c *compiler) forwarding(b *bound) {
+	owner := Owner{KindVMI, b.name}
+	for _, mac := range vmiMACs(b) {
+		c.flow(TableL2Lookup, PrioKnownMAC, owner, b.id,
+			openflow.Match{}.WithUint(RegVN, uint64(b.vni)).With(openflow.FieldEthDst, mac),
+			openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.GotoTable{Table: TableIngressACL})
 	}
-	for _, vn := range c.servedVNs(members) {
-		local := openflow.Group{ID: LocalFloodGroupID(vn.VNI), Type: openflow.GroupAll}
-		for _, b := range byVN[vn.VNI] {
-			local.Buckets = append(local.Buckets, openflow.Bucket{Actions: []openflow.Action{
-				openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.Resubmit{Table: TableIngressACL},
-			}})
-		}
-		nodes, tors := remote.nodes[vn.VNI], remote.tors[vn.VNI] // tors: switches this node replicates for
-		full := openflow.Group{ID: FloodGroupID(vn.VNI), Type: openflow.GroupAll,
-			Buckets: concat(local.Buckets, nodes, tors)}
-		owner := Owner{KindVN, vn.Name}
-		c.group(full, owner)
-		inVN := openflow.Match{}.WithUint(RegVN, uint64(vn.VNI))
-		c.flow(TableL2Lookup, PrioFlood, owner, vn.VNI, inVN, openflow.GroupAction{ID: full.ID})
-		if c.in.TunnelPort <= 0 {
-			continue
-		}
-		// From another node: local members, and the switches this node replicates for.
-		fromNode := openflow.Group{ID: LocalFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local.Buckets, backIntoTunnel(tors))}
-		c.group(fromNode, owner)
-		c.flow(TableL2Lookup, PrioFloodLocal, owner, vn.VNI, inVN.WithUint(RegFromTunnel, FromNode), openflow.GroupAction{ID: fromNode.ID})
-		if remote.replicates[vn.VNI] {
-			rep := openflow.Group{ID: TorFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local.Buckets, backIntoTunnel(nodes))}
-			c.group(rep, owner)
-			c.flow(TableL2Lookup, PrioFloodTor, owner, vn.VNI, inVN.WithUint(RegFromTunnel, FromTor), openflow.GroupAction{ID: rep.ID})
-		}
+	c.drop(TableOutput, PrioHairpin, owner, DropHairpin, b.id,
+		openflow.Match{}.WithUint(RegSrcVMI, uint64(b.id)).WithUint(RegDstVMI, uint64(b.id)))
+	toVMI := openflow.Match{}.WithUint(RegDstVMI, uint64(b.id))
+	var tag []openflow.Action
+	if b.remote && b.vlan != 0 {
+		tag = []openflow.Action{openflow.PushVLAN{}, openflow.SetVlanVID(b.vlan)}
+	}
+	// OVS drops an output to the frame's own in_port, but remote instances on other VLANs of
+	// the same physical interface must still receive it, and so must a VMI that the ARP
+	// responder answers: send it back with IN_PORT.
+	c.flow(TableOutput, PrioOutputInPort, owner, b.id,
+		toVMI.WithUint(openflow.FieldInPort, uint64(b.ofport)),
+		append(append([]openflow.Action{}, tag...), openflow.Output{Port: openflow.PortInPort})...)
+	var relay []openflow.Action
+	if b.bpdu {
+		// What the BPDU network brings to this port from the other gateways' ports, the
+		// switch receives here too: a copy goes to the agent (package rstp).
+		relay = []openflow.Action{openflow.Controller{Userdata: []byte{ServiceBPDURelay}, MeterID: SharedMeterID}}
+	}
+	c.flow(TableOutput, PrioOutputDefault, owner, b.id, toVMI,
+		append(append(relay, tag...), openflow.Output{Port: b.ofport})...)
+}
+
+// vnFlows are a served VN's conntrack zone, its tunnel ingress and its flood groups: a bucket
+// per local member, and the buckets that reach other nodes and ToR switches.
+func (c *compiler) vnFlows(vn *model.VirtualNetwork) {
+	if !c.served[vn.VNI] {
+		return
+	}
+	owner := Owner{KindVN, vn.Name}
+	c.conntrack(vn)
+	inVN := openflow.Match{}.WithUint(RegVN, uint64(vn.VNI))
+	port := c.in.TunnelPort
+	if port > 0 {
+		c.flow(TableClassify, PrioTunnelVNI, owner, vn.VNI, openflow.Match{}.WithUint(openflow.FieldInPort, uint64(port)).WithUint(openflow.FieldTunID, uint64(vn.VNI)),
+			openflow.SetUint(RegVN, uint64(vn.VNI)), openflow.SetUint(RegFromTunnel, 1), openflow.GotoTable{Table: TablePortSecurity})
+	}
+	var local []openflow.Bucket
+	for _, b := range c.byVN[vn.VNI] {
+		local = append(local, openflow.Bucket{Actions: []openflow.Action{
+			openflow.SetUint(RegDstVMI, uint64(b.id)), openflow.Resubmit{Table: TableIngressACL},
+		}})
+	}
+	var nodes, tors []openflow.Bucket // tors: switches this node replicates for
+	for _, ip := range c.floodNodes[vn.VNI] {
+		nodes = append(nodes, openflow.Bucket{Actions: toNode(vn.VNI, ip, uint32(port))})
+	}
+	for _, ip := range c.torIPs[vn.VNI] {
+		tors = append(tors, openflow.Bucket{Actions: toNode(vn.VNI, ip, uint32(port))})
+	}
+	c.group(openflow.Group{ID: FloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local, nodes, tors)}, owner)
+	c.flow(TableL2Lookup, PrioFlood, owner, vn.VNI, inVN, openflow.GroupAction{ID: FloodGroupID(vn.VNI)})
+	if port <= 0 {
+		return
+	}
+	// From another node: local members, and the switches this node replicates for.
+	c.group(openflow.Group{ID: LocalFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local, backIntoTunnel(tors))}, owner)
+	c.flow(TableL2Lookup, PrioFloodLocal, owner, vn.VNI, inVN.WithUint(RegFromTunnel, FromNode), openflow.GroupAction{ID: LocalFloodGroupID(vn.VNI)})
+	if c.replicates[vn.VNI] {
+		c.group(openflow.Group{ID: TorFloodGroupID(vn.VNI), Type: openflow.GroupAll, Buckets: concat(local, backIntoTunnel(nodes))}, owner)
+		c.flow(TableL2Lookup, PrioFloodTor, owner, vn.VNI, inVN.WithUint(RegFromTunnel, FromTor), openflow.GroupAction{ID: TorFloodGroupID(vn.VNI)})
 	}
 }
 
@@ -478,29 +400,33 @@ func concat(lists ...[]openflow.Bucket) []openflow.Bucket {
 }
 
 // group adds a flood group, split into a chain of groups of at most floodGroupChunk buckets
-// when it has more: each hands packets on to the next with one extra bucket.
+// when it has more: each hands packets on to the next with one extra bucket. Every group is
+// marked as ovsgw's (markGroup).
 func (c *compiler) group(g openflow.Group, owner Owner) {
+	add := func(g openflow.Group) {
+		c.out.groups = append(c.out.groups, GroupEntry{Group: markGroup(g), Owner: owner})
+	}
 	if len(g.Buckets) <= floodGroupChunk {
-		c.out.Groups = append(c.out.Groups, GroupEntry{Group: g, Owner: owner})
+		add(g)
 		return
 	}
 	rest := g.Buckets
 	id := g.ID
 	for k := 1; ; k++ {
 		if k > maxChainGroups {
-			c.out.Notices = append(c.out.Notices, fmt.Sprintf("%s: more than %d flood members; the rest get no broadcast", owner, floodGroupChunk*maxChainGroups))
+			c.notice("%s: more than %d flood members; the rest get no broadcast", owner, floodGroupChunk*maxChainGroups)
 			return
 		}
 		n := min(len(rest), floodGroupChunk-1)
 		part := openflow.Group{ID: id, Type: g.Type, Buckets: append([]openflow.Bucket(nil), rest[:n]...)}
 		rest = rest[n:]
 		if len(rest) == 0 {
-			c.out.Groups = append(c.out.Groups, GroupEntry{Group: part, Owner: owner})
+			add(part)
 			return
 		}
 		next := chainGroupID(g.ID, k)
 		part.Buckets = append(part.Buckets, openflow.Bucket{Actions: []openflow.Action{openflow.GroupAction{ID: next}}})
-		c.out.Groups = append(c.out.Groups, GroupEntry{Group: part, Owner: owner})
+		add(part)
 		id = next
 	}
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -55,6 +56,16 @@ var policyPorts = []Port{
 	{Name: "vm2p", OFPort: 6, IfaceID: "vm2"},
 	{Name: "vm3p", OFPort: 7, IfaceID: "vm3"},
 }
+
+// routingPorts and routingPeers place routing.yaml's VMIs: bmsA, vmP and plum1 on gw1, farP
+// on gw2, kiwi1 on compute3.
+var (
+	routingPorts = []Port{{Name: "eth1", OFPort: 1}, {Name: "vmPp", OFPort: 5, IfaceID: "vmP"}, {Name: "plum1p", OFPort: 6, IfaceID: "plum1"}}
+	routingPeers = []Peer{
+		{VMI: "farP", Node: "gw2", TunnelIP: netip.MustParseAddr("192.168.50.2")},
+		{VMI: "kiwi1", Node: "compute3", TunnelIP: netip.MustParseAddr("192.168.50.3")},
+	}
+)
 
 // render prints the compiler's output as text: the golden form.
 func render(out *Output) string {
@@ -128,8 +139,12 @@ func TestGolden(t *testing.T) {
 		{"HA, standby gateway: BPDUs flooded, bms1 neither delivered nor accepted", "ha-standby.golden",
 			Input{Index: loadIndex(t, "ha.yaml"), Host: "gw1", GatewayMode: true, Ports: gw1Ports[:1], TunnelPort: 10, Peers: haPeers,
 				Standby: map[string]bool{"eth1": true}}},
+		{"services: DHCPv4, router and gateway neighbour solicitations punted through the VMI's and the shared meter", "services.golden",
+			Input{Index: loadIndex(t, "services.yaml"), Host: "gw1", GatewayMode: true, Ports: gw1Ports}},
 		{"every security group and network policy rule kind", "policies.golden",
 			Input{Index: loadIndex(t, "policies.yaml"), Host: "gw1", GatewayMode: true, Ports: policyPorts}},
+		{"gateways and routing: ARP and echo answers, route-classify, routes to VMIs here, on other nodes and in a VN only routed to, policies of routed traffic", "routing.golden",
+			Input{Index: loadIndex(t, "routing.yaml"), Host: "gw1", GatewayMode: true, Ports: routingPorts, TunnelPort: 10, Peers: routingPeers}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { golden(t, tc.golden, render(Compile(tc.in))) })
@@ -203,22 +218,40 @@ func TestCookiesRoundTrip(t *testing.T) {
 	}
 }
 
-func TestAssignIDsResolvesCollisions(t *testing.T) {
-	// Any two names with equal ids would do; force one by probing the id space.
-	ids := assignIDs([]string{"a", "b"})
-	if ids["a"] == ids["b"] || ids["a"] == 0 {
-		t.Fatalf("ids not unique: %v", ids)
+func TestIDsAreUniqueAndNeverRenumbered(t *testing.T) {
+	config := func(names ...string) *model.Index {
+		c := &model.Config{}
+		for _, n := range names {
+			c.VirtualMachineInterfaces = append(c.VirtualMachineInterfaces, model.VirtualMachineInterface{Name: n})
+		}
+		return model.NewIndex(c)
 	}
-	seen := map[uint32]string{}
+	var a idAllocator
 	var names []string
 	for i := 0; i < 5000; i++ {
 		names = append(names, fmt.Sprintf("vmi-%05d", i))
 	}
-	for n, id := range assignIDs(names) {
-		if other, dup := seen[id]; dup {
+	ids := maps.Clone(a.assign(config(names...)))
+	seen := map[uint32]string{}
+	for n, id := range ids {
+		if other, dup := seen[id]; dup || id == 0 {
 			t.Fatalf("%s and %s share id %#x", n, other, id)
 		}
 		seen[id] = n
+	}
+	// Names whose ids collide (every name hashes alike here) get distinct ids, and a newcomer
+	// never takes over an existing name's id, whatever its place in sorted order.
+	b := idAllocator{hash: func(string) uint32 { return 7 }}
+	first := maps.Clone(b.assign(config("m", "z")))
+	if first["m"] != 7 || first["z"] != 8 {
+		t.Fatalf("colliding ids %v, want m=7 z=8", first)
+	}
+	after := b.assign(config("a", "m", "z"))
+	if after["m"] != 7 || after["z"] != 8 || after["a"] != 9 {
+		t.Fatalf("a newcomer renumbered: %v, want m=7 z=8 a=9", after)
+	}
+	if again := b.assign(config("a", "z")); again["z"] != 8 || again["a"] != 9 {
+		t.Fatalf("a removal renumbered: %v", again)
 	}
 }
 
@@ -271,24 +304,24 @@ func TestPolicyChangesTouchOnlyTheirFlows(t *testing.T) {
 // TestLargeFloodGroupsAreChained splits a flood group of 2,500 members into a chain of groups
 // that each fit in one OpenFlow message, losing no member.
 func TestLargeFloodGroupsAreChained(t *testing.T) {
-	c := &compiler{out: &Output{}}
+	c := &compiler{out: &unit{}}
 	g := openflow.Group{ID: FloodGroupID(5001), Type: openflow.GroupAll}
 	for i := 0; i < 2500; i++ {
 		g.Buckets = append(g.Buckets, openflow.Bucket{Actions: []openflow.Action{
 			openflow.SetUint(RegDstVMI, uint64(i+1)), openflow.Resubmit{Table: TableIngressACL}}})
 	}
 	c.group(g, Owner{KindVN, "blue"})
-	if len(c.out.Groups) != 3 {
-		t.Fatalf("%d groups, want 3", len(c.out.Groups))
+	if len(c.out.groups) != 3 {
+		t.Fatalf("%d groups, want 3", len(c.out.groups))
 	}
 	members := 0
-	for i, e := range c.out.Groups {
-		if len(e.Buckets) > floodGroupChunk || !OwnedGroup(e.ID) || GroupVNI(e.ID) != 5001 {
+	for i, e := range c.out.groups {
+		if len(e.Buckets) > floodGroupChunk || !OwnedGroup(e.Group) || GroupVNI(e.ID) != 5001 {
 			t.Errorf("group %d: id %#x, %d buckets", i, e.ID, len(e.Buckets))
 		}
 		for j, b := range e.Buckets {
 			if ga, ok := b.Actions[0].(openflow.GroupAction); ok {
-				if j != len(e.Buckets)-1 || i == len(c.out.Groups)-1 || ga.ID != c.out.Groups[i+1].ID {
+				if j != len(e.Buckets)-1 || i == len(c.out.groups)-1 || ga.ID != c.out.groups[i+1].ID {
 					t.Errorf("group %#x: bucket %d hands on to %#x", e.ID, j, ga.ID)
 				}
 				continue
@@ -296,7 +329,48 @@ func TestLargeFloodGroupsAreChained(t *testing.T) {
 			members++
 		}
 	}
-	if c.out.Groups[0].ID != g.ID || members != 2500 {
-		t.Fatalf("head %#x, %d members reached", c.out.Groups[0].ID, members)
+	if c.out.groups[0].ID != g.ID || members != 2500 {
+		t.Fatalf("head %#x, %d members reached", c.out.groups[0].ID, members)
+	}
+}
+
+// TestOwnedGroupNeedsItsMarker: a group is ovsgw's only when its id is in ovsgw's ranges and it
+// carries GroupMarker first in its first bucket; an id alone proves nothing.
+func TestOwnedGroupNeedsItsMarker(t *testing.T) {
+	port1 := openflow.Output{Port: 1}
+	marked := markGroup(openflow.Group{ID: FloodGroupID(5001), Buckets: []openflow.Bucket{{Actions: []openflow.Action{port1}}}})
+	for _, tc := range []struct {
+		name  string
+		g     openflow.Group
+		owned bool
+	}{
+		{"compiled flood group", marked, true},
+		{"empty group, marked", markGroup(openflow.Group{ID: LocalFloodGroupID(7)}), true},
+		{"chain continuation, marked", markGroup(openflow.Group{ID: chainGroupID(TorFloodGroupID(7), 3)}), true},
+		{"in range, no marker", openflow.Group{ID: FloodGroupID(5001), Buckets: []openflow.Bucket{{Actions: []openflow.Action{port1}}}}, false},
+		{"in range, no buckets", openflow.Group{ID: FloodGroupID(5001)}, false},
+		{"marker in a later bucket", openflow.Group{ID: FloodGroupID(5001), Buckets: []openflow.Bucket{{Actions: []openflow.Action{port1}}, {Actions: []openflow.Action{GroupMarker}}}}, false},
+		{"marker after another action", openflow.Group{ID: FloodGroupID(5001), Buckets: []openflow.Bucket{{Actions: []openflow.Action{port1, GroupMarker}}}}, false},
+		{"another note", openflow.Group{ID: FloodGroupID(5001), Buckets: []openflow.Bucket{{Actions: []openflow.Action{openflow.Note{Data: []byte("ovsgw\x02")}}}}}, false},
+		{"marked, out of range", markGroup(openflow.Group{ID: 7}), false},
+	} {
+		if got := OwnedGroup(tc.g); got != tc.owned {
+			t.Errorf("%s: OwnedGroup(%s) = %v", tc.name, tc.g, got)
+		}
+	}
+	// Every group the compiler emits is marked, and marking copies: the input is unchanged.
+	in := openflow.Group{ID: FloodGroupID(1), Buckets: []openflow.Bucket{{Actions: []openflow.Action{port1}}}}
+	if markGroup(in); len(in.Buckets[0].Actions) != 1 {
+		t.Errorf("markGroup changed its input: %s", in)
+	}
+	out := Compile(Input{Index: loadIndex(t, "two-vns.yaml"), Host: "gw1", GatewayMode: true, Ports: gw1Ports, TunnelPort: 10,
+		Peers: []Peer{{VMI: "far1", Node: "gw2", TunnelIP: netip.MustParseAddr("192.168.50.2")}}})
+	if len(out.Groups) < 2 {
+		t.Fatalf("%d groups compiled", len(out.Groups))
+	}
+	for _, g := range out.Groups {
+		if !OwnedGroup(g.Group) {
+			t.Errorf("compiled group not owned: %s", g.Group)
+		}
 	}
 }

@@ -31,6 +31,7 @@ const (
 	KindNetworkPolicy     Kind = 6
 	KindNode              Kind = 7 // another node of the overlay
 	KindTor               Kind = 8 // a VXLAN ToR switch (hardware_vtep)
+	KindRouter            Kind = 9 // a logical router: its VNs' way to the routing table
 )
 
 func (k Kind) String() string {
@@ -51,6 +52,8 @@ func (k Kind) String() string {
 		return "node"
 	case KindTor:
 		return "tor-switch"
+	case KindRouter:
+		return "logical-router"
 	}
 	return fmt.Sprintf("kind%d", uint8(k))
 }
@@ -62,15 +65,17 @@ type Purpose uint8
 // Purposes.
 const (
 	Forward          Purpose = 0
-	DropUnknownVLAN  Purpose = 1 // a gateway port's frame with no logical interface for its VLAN
-	DropUnknownPort  Purpose = 2 // a frame from a port that serves no VMI
-	DropSpoofing     Purpose = 3 // source MAC, IP or ARP claim not the VMI's
-	DropPolicy       Purpose = 4 // a network policy rule denied it
-	DropSecurityGrp  Purpose = 5 // no security group rule of the VMI allowed it
-	DropInvalidState Purpose = 6 // conntrack found it invalid
-	DropHairpin      Purpose = 7 // would go back to the VMI it came from
-	DropUnknownVNI   Purpose = 8 // from the overlay, for a VN this node does not serve
-	DropReserved     Purpose = 9 // 802.1D reserved multicast (a BPDU) no BPDU network carries
+	DropUnknownVLAN  Purpose = 1  // a gateway port's frame with no logical interface for its VLAN
+	DropUnknownPort  Purpose = 2  // a frame from a port that serves no VMI
+	DropSpoofing     Purpose = 3  // source MAC, IP or ARP claim not the VMI's
+	DropPolicy       Purpose = 4  // a network policy rule denied it
+	DropSecurityGrp  Purpose = 5  // no security group rule of the VMI allowed it
+	DropInvalidState Purpose = 6  // conntrack found it invalid
+	DropHairpin      Purpose = 7  // would go back to the VMI it came from
+	DropUnknownVNI   Purpose = 8  // from the overlay, for a VN this node does not serve
+	DropReserved     Purpose = 9  // 802.1D reserved multicast (a BPDU) no BPDU network carries
+	DropNoRoute      Purpose = 10 // to the router MAC, for no VMI of a VN on the source's router
+	DropTTLExpired   Purpose = 11 // to be routed with a TTL (hop limit) of 0 or 1
 )
 
 // DropReasons names the drop purposes, as status and flows show them.
@@ -84,11 +89,56 @@ var DropReasons = map[Purpose]string{
 	DropHairpin:      "hairpin",
 	DropUnknownVNI:   "unknown-vni",
 	DropReserved:     "reserved-multicast",
+	DropNoRoute:      "no-route",
+	DropTTLExpired:   "ttl-expired",
 }
 
 // Cookie encodes an owner and a purpose.
 func Cookie(kind Kind, purpose Purpose, id uint32) uint64 {
 	return cookieApp | uint64(kind)<<40 | uint64(purpose)<<32 | uint64(id)
+}
+
+// DropCookie is the cookie and mask that select every flow of ovsgw's that drops for reason
+// why, whatever its owner.
+func DropCookie(why Purpose) (cookie, mask uint64) {
+	return cookieApp | uint64(why)<<32, cookieAppMask | 0xff<<32
+}
+
+// DropCookies are cookie/mask pairs that together select every flow of ovsgw's that drops,
+// whatever its reason or owner, and nothing else: the drop purposes grouped into aligned blocks
+// (1, 2–3, 4–7, 8–11 today). A cookie-masked dump makes the switch visit every flow of the
+// bridge, so counting drops costs one visit per block instead of one per reason.
+func DropCookies() [][2]uint64 {
+	isDrop := func(p int) bool { _, ok := DropReasons[Purpose(p)]; return p < 256 && ok }
+	var out [][2]uint64
+	for p := 1; p < 256; {
+		if !isDrop(p) {
+			p++
+			continue
+		}
+		// The largest block of 2^k purposes aligned at p that holds drops only.
+		size := 1
+		for next := size * 2; p%next == 0; next *= 2 {
+			full := true
+			for q := p; q < p+next; q++ {
+				full = full && isDrop(q)
+			}
+			if !full {
+				break
+			}
+			size = next
+		}
+		mask := uint64(0xff&^(size-1)) << 32
+		out = append(out, [2]uint64{cookieApp | uint64(p)<<32, cookieAppMask | mask})
+		p += size
+	}
+	return out
+}
+
+// KindCookie selects the flows of one kind of owner and one purpose (DumpFlowsByCookie's
+// arguments): KindCookie(KindVMI, Forward) is every VMI's forwarding flows.
+func KindCookie(kind Kind, why Purpose) (cookie, mask uint64) {
+	return cookieApp | uint64(kind)<<40 | uint64(why)<<32, cookieAppMask | 0xff<<40 | 0xff<<32
 }
 
 // OwnedCookie reports whether a flow's cookie is ovsgw's.
@@ -111,20 +161,4 @@ func nameID(name string) uint32 {
 		return id
 	}
 	return 1
-}
-
-// assignIDs gives each name its nameID; on a collision (about 1 in 2,000 configs of 4K VMIs)
-// the name later in sorted order takes the next free id. names must be sorted.
-func assignIDs(names []string) map[string]uint32 {
-	ids := make(map[string]uint32, len(names))
-	taken := make(map[uint32]bool, len(names))
-	for _, n := range names {
-		id := nameID(n)
-		for taken[id] || id == 0 {
-			id++
-		}
-		taken[id] = true
-		ids[n] = id
-	}
-	return ids
 }

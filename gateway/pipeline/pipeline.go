@@ -1,55 +1,76 @@
 package pipeline
 
-import "github.com/ovsgw/ovsgw/openflow"
+import (
+	"bytes"
+	"net"
+
+	"github.com/ovsgw/ovsgw/gateway/model"
+	"github.com/ovsgw/ovsgw/openflow"
+)
 
 // The pipeline. A frame enters table 0 and leaves from the output table; remote instances and
 // local VMs differ only in classify and output, so they get exactly the same treatment between.
 //
-//	classify (0)        gateway port, untagged BPDU ──► BPDU network, straight to l2-lookup
+//	classify (0)        gateway port, untagged BPDU ──► a copy to the agent (HA role, package
+//	                    rstp); BPDU network, straight to l2-lookup
 //	                    gateway port + VLAN ──► pop VLAN ─┐  local VM port ─┐   else ──► drop
 //	                    reg0 = source VMI, reg1 = VNI ◄───┴─────────────────┘
 //	                    VXLAN port + VNI ──► reg1 = VNI, reg4 = 1 (from the overlay, reg0 = 0)
 //	port-security (10)  source MAC / IP / ARP claim must be the VMI's ──► else drop (spoofing)
-//	arp-responder (20)  ARP request for a known address ──► reply, sent back to the source VMI
-//	conntrack (30)      IP ──► ct(zone of the VN) ──► ct-state;     not IP, IPv6 ND/MLD ──► l2-lookup
+//	arp-responder (20)  ARP request for a known address, or for a gateway (with the router MAC)
+//	                    ──► reply, sent back to the source VMI; echo request to a gateway ──► reply
+//	route-classify (25) VN on a router, to the router MAC, for a subnet of another VN of the
+//	                    router ──► reg5 = that VN's VNI (the packet will be routed)
+//	conntrack (30)      IP ──► ct(zone of the VN or its router) ──► ct-state;
+//	                    not IP, IPv6 ND/MLD ──► l2-lookup
 //	ct-state (31)       established / related ──► l2-lookup (ACLs skipped); invalid ──► drop
-//	network-policy (35) the VN's policy rules, first match wins: pass ──► on; deny ──► drop
+//	network-policy (35) the VN's policy rules, first match wins: pass ──► on; deny ──► drop;
+//	                    routed where it entered (from the overlay, source MAC = router MAC) ──► on
 //	egress-acl (40)     source VMI's security groups (egress rules) ──► on; else drop
-//	l2-lookup (50)      VN + MAC ──► reg2 = destination VMI; else the VN's flood group:
+//	l2-lookup (50)      VN + MAC ──► reg2 = destination VMI; router MAC ──► routing (a VN on a
+//	                    router) or drop (no-route); else the VN's flood group:
 //	                    a bucket per local member (reg2 = member, resubmit(,60)) and one per
 //	                    other node with members (into the tunnel); from the overlay: local only
+//	routing (55)        TTL ≤ 1 ──► drop (ttl-expired); reg5 + a VMI's address ──► dec_ttl,
+//	                    source MAC = router MAC, destination MAC = the VMI's, reg2 = the VMI;
+//	                    else drop (no-route)
 //	ingress-acl (60)    destination VMI's security groups (ingress rules) ──► on; else drop
 //	ct-commit (65)      a new connection that got this far ──► ct(commit)
 //	output (70)         reg2 = reg0 ──► drop; local VMI ──► its port;
-//	                    remote VMI ──► push its VLAN, out of its NIC (IN_PORT if it came in there)
+//	                    remote VMI ──► push its VLAN, out of its NIC (IN_PORT if it came in there);
+//	                    a BPDU network's VMI: a copy to the agent first (what the switch gets)
 //	                    VMI on another node ──► tun_id = VNI, tun_dst = its node, the VXLAN port
 const (
-	TableClassify     uint8 = 0
-	TablePortSecurity uint8 = 10
-	TableARPResponder uint8 = 20
-	TableConntrack    uint8 = 30
-	TableCTState      uint8 = 31
-	TablePolicy       uint8 = 35
-	TableEgressACL    uint8 = 40
-	TableL2Lookup     uint8 = 50
-	TableIngressACL   uint8 = 60
-	TableCTCommit     uint8 = 65
-	TableOutput       uint8 = 70
+	TableClassify      uint8 = 0
+	TablePortSecurity  uint8 = 10
+	TableARPResponder  uint8 = 20
+	TableRouteClassify uint8 = 25
+	TableConntrack     uint8 = 30
+	TableCTState       uint8 = 31
+	TablePolicy        uint8 = 35
+	TableEgressACL     uint8 = 40
+	TableL2Lookup      uint8 = 50
+	TableRouting       uint8 = 55
+	TableIngressACL    uint8 = 60
+	TableCTCommit      uint8 = 65
+	TableOutput        uint8 = 70
 )
 
 // TableNames maps each table to the name ovsgw flows prints.
 var TableNames = map[uint8]string{
-	TableClassify:     "classify",
-	TablePortSecurity: "port-security",
-	TableARPResponder: "arp-responder",
-	TableConntrack:    "conntrack",
-	TableCTState:      "ct-state",
-	TablePolicy:       "network-policy",
-	TableEgressACL:    "egress-acl",
-	TableL2Lookup:     "l2-lookup",
-	TableIngressACL:   "ingress-acl",
-	TableCTCommit:     "ct-commit",
-	TableOutput:       "output",
+	TableClassify:      "classify",
+	TablePortSecurity:  "port-security",
+	TableARPResponder:  "arp-responder",
+	TableRouteClassify: "route-classify",
+	TableConntrack:     "conntrack",
+	TableCTState:       "ct-state",
+	TablePolicy:        "network-policy",
+	TableEgressACL:     "egress-acl",
+	TableL2Lookup:      "l2-lookup",
+	TableRouting:       "routing",
+	TableIngressACL:    "ingress-acl",
+	TableCTCommit:      "ct-commit",
+	TableOutput:        "output",
 }
 
 // Registers carry the pipeline's metadata between tables.
@@ -57,8 +78,9 @@ var (
 	RegSrcVMI      = openflow.Reg(0) // id of the VMI the frame came from (0: not from a VMI)
 	RegVN          = openflow.Reg(1) // VNI of the frame's virtual network
 	RegDstVMI      = openflow.Reg(2) // id of the VMI the frame goes to
-	RegEstablished = openflow.Reg(3) // 1: conntrack knows the connection; ACLs are skipped
+	RegEstablished = openflow.Reg(3) // 1: conntrack knows the connection, or an IPv6 control message: ACLs are skipped
 	RegFromTunnel  = openflow.Reg(4) // FromNode or FromTor: the frame came through the overlay
+	RegDstVN       = openflow.Reg(5) // VNI of the VN a routed packet goes to (0: not routed)
 )
 
 // Values of RegFromTunnel.
@@ -84,7 +106,10 @@ const (
 	PrioSpoofDropRest uint16 = 40  // port-security: anything else from the VMI (forged MAC)
 
 	PrioARPOwn   uint16 = 110 // arp-responder: a VMI asking for its own address: not answered
-	PrioARPReply uint16 = 100 // arp-responder: a request for a known address
+	PrioARPReply uint16 = 100 // arp-responder: a request for a known address (a VMI's or a gateway's)
+	PrioEcho     uint16 = 100 // arp-responder: an echo request to a gateway address
+
+	PrioRouteClassify uint16 = 100 // route-classify: router MAC, a subnet of another VN of the router
 
 	PrioICMPv6Control uint16 = 110 // conntrack: IPv6 neighbour discovery and MLD skip tracking and ACLs
 	PrioConntrack     uint16 = 100 // conntrack: IP of a VN
@@ -92,19 +117,26 @@ const (
 	PrioCTInvalid     uint16 = 110 // ct-state: invalid
 	PrioCTEstablished uint16 = 100 // ct-state: established or related
 
-	PrioPolicyFirst uint16 = 1000 // network-policy: first rule; later rules count down
-	PrioPolicyLast  uint16 = 100  // network-policy: lowest a rule may get
+	PrioPolicyRouted uint16 = 1100 // network-policy: routed on the node where it entered, which checked it
+	PrioPolicyFirst  uint16 = 1000 // network-policy: first rule; later rules count down
+	PrioPolicyLast   uint16 = 100  // network-policy: lowest a rule may get
 
 	PrioACLEstablished uint16 = 1100 // ingress-acl: an established connection
 	PrioACLRule        uint16 = 1000 // egress/ingress-acl: a security group rule
+	PrioACLConj        uint16 = 500  // egress/ingress-acl: a remote-group rule, as a conjunctive match (conjunction.go)
 	PrioACLDefaultDeny uint16 = 10   // egress/ingress-acl: a VMI with groups: what no rule allowed
 
 	PrioCTCommit uint16 = 100 // ct-commit: a new connection of a VN
 
 	PrioKnownMAC   uint16 = 100 // l2-lookup: destination MAC of a bound VMI
+	PrioRouterMAC  uint16 = 90  // l2-lookup: the router MAC in a VN on a router: to routing
+	PrioNoRouter   uint16 = 80  // l2-lookup: the router MAC anywhere else: dropped (no-route)
 	PrioFloodTor   uint16 = 12  // l2-lookup: from a ToR switch: flood to local members and nodes
 	PrioFloodLocal uint16 = 11  // l2-lookup: from the overlay: flood to local members only
 	PrioFlood      uint16 = 10  // l2-lookup: broadcast, multicast, unknown unicast
+
+	PrioTTLExpired uint16 = 200 // routing: TTL or hop limit 0 or 1: dropped (ttl-expired)
+	PrioRoute      uint16 = 100 // routing: an instance IP of a VMI of the destination VN
 
 	PrioHairpin       uint16 = 200 // output: never send a frame back to the VMI it came from
 	PrioOutputInPort  uint16 = 110 // output: to a remote instance on the port the frame came in on
@@ -149,17 +181,55 @@ func chainGroupID(head uint32, k int) uint32 {
 	return chainGroupBase | kind<<chainGroupKindBits | uint32(k)<<24 | head&0xffffff
 }
 
-// OwnedGroup reports whether a group id is one of ovsgw's.
-func OwnedGroup(id uint32) bool {
+// GroupMarker is the first action of the first bucket of every group ovsgw creates: a note
+// ("ovsgw" and a version byte), which does nothing to packets. Groups have no cookie, and an id
+// in ovsgw's ranges proves nothing (another controller may use any id), so the marker is what
+// tells ovsgw's groups from others' across restarts of the agent and of the switch.
+var GroupMarker = openflow.Note{Data: []byte("ovsgw\x01")}
+
+// InGroupRange reports whether a group id is in the ranges ovsgw allocates its groups from.
+func InGroupRange(id uint32) bool {
 	return id&floodGroupMask == FloodGroupBase || (id&chainGroupBase == chainGroupBase && id < 0xF0000000)
+}
+
+// OwnedGroup reports whether an installed group is one of ovsgw's: its id is in ovsgw's ranges
+// and its first bucket starts with GroupMarker. Any other group is someone else's, never
+// changed or deleted.
+func OwnedGroup(g openflow.Group) bool {
+	if !InGroupRange(g.ID) || len(g.Buckets) == 0 || len(g.Buckets[0].Actions) == 0 {
+		return false
+	}
+	n, ok := g.Buckets[0].Actions[0].(openflow.Note)
+	return ok && bytes.Equal(n.Padded(), GroupMarker.Padded())
+}
+
+// markGroup returns g with GroupMarker first in its first bucket (a bucket of its own when g
+// has none), sharing nothing that g's caller may change.
+func markGroup(g openflow.Group) openflow.Group {
+	buckets := make([]openflow.Bucket, max(1, len(g.Buckets)))
+	copy(buckets, g.Buckets)
+	buckets[0].Actions = append([]openflow.Action{GroupMarker}, buckets[0].Actions...)
+	g.Buckets = buckets
+	return g
 }
 
 // GroupVNI is the VNI of one of ovsgw's groups.
 func GroupVNI(id uint32) uint32 { return id & 0xffffff }
 
 // ctZone is the conntrack zone of a VN: zones are 16 bits, VNIs 24, so VNIs that agree in their
-// low 16 bits share a zone (Compile reports it as a notice).
+// low 16 bits share a zone (Compile reports it as a notice). The VNs of a logical router share
+// the zone of the router's lowest VNI instead (configState.zoneOf), so that both directions of
+// a routed connection meet in one zone.
 func ctZone(vni uint32) uint16 { return uint16(vni) }
+
+// routerMAC is model.RouterMAC, the source of routed packets and the gateways' answers.
+var routerMAC = func() []byte {
+	m, err := net.ParseMAC(model.RouterMAC)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
 
 // bpduMAC is where (R)STP BPDUs go; reservedMask covers the 802.1D reserved group addresses
 // 01:80:c2:00:00:00-0f, which bridges never forward.

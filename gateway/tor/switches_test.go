@@ -2,7 +2,9 @@ package tor
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,12 +113,12 @@ func TestSwitches(t *testing.T) {
 	}
 	in := func(x *gwmodel.Index) SyncInput {
 		return SyncInput{Index: x, Locations: []Location{{VMI: "vm1", Node: "c1", TunnelIP: c1}},
-			NodeTunnelIPs: map[string]netip.Addr{"gw1": gw1, "c1": c1}}
+			NodeTunnelIPs: map[string]netip.Addr{"gw1": gw1, "c1": c1}, Until: map[string]time.Time{"tor1": time.Now().Add(time.Hour)}}
 	}
 	s := NewSwitches("gw1")
 	t.Cleanup(s.Close)
 	x := cfg()
-	if errs := s.Configure(x.Config); len(errs) > 0 {
+	if errs := s.Configure(x.Config, firstManaged(x.Config, "gw1")); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	if !s.Managed("tor1") || s.Managed("tor2") {
@@ -164,7 +166,7 @@ func TestSwitches(t *testing.T) {
 
 	// tor1 handed over to c1: gw1 lets it go and leaves its rows for c1.
 	x = cfg("    replicationNode: gw1\n    bindings: [{port: p1", "    replicationNode: gw1\n    managedBy: c1\n    bindings: [{port: p1")
-	s.Configure(x.Config)
+	s.Configure(x.Config, firstManaged(x.Config, "gw1"))
 	if s.Managed("tor1") || len(s.Statuses()) != 0 {
 		t.Errorf("gw1 still manages tor1 after the hand-over: %s", s)
 	}
@@ -174,13 +176,78 @@ func TestSwitches(t *testing.T) {
 
 	// Back to gw1, then tor1 leaves the config: gw1 removes its rows.
 	x = cfg()
-	s.Configure(x.Config)
+	s.Configure(x.Config, firstManaged(x.Config, "gw1"))
 	eventually(t, "tor1 managed and connected again", func() bool {
 		s.Sync(context.Background(), in(x))
 		st := s.Statuses()
 		return len(st) == 1 && st[0].InSync
 	})
 	x = cfg("  - name: tor1\n    endpoint: "+tor1.endpoint+"\n    replicationNode: gw1\n    bindings: [{port: p1, vlan: 100, network: blue}]\n", "")
-	s.Configure(x.Config)
+	s.Configure(x.Config, firstManaged(x.Config, "gw1"))
 	eventually(t, "tor1's rows removed after it left the config", func() bool { return len(tor1.logicalSwitches()) == 0 })
+}
+
+// What a switch reports as learned is published (Tor_MAC) only when usable: a server behind it
+// claiming the broadcast address, a VMI's MAC or an 8-byte "MAC" is left out and counted in the
+// switch's status, so no other node or switch ever acts on it.
+func TestToRLearnedMACsPublishedOnlyWhenUsable(t *testing.T) {
+	tor1 := newFakeSwitch(t, "tor1", "192.168.100.10")
+	x := index(t, strings.NewReplacer("EP1", tor1.endpoint, "EP2", "tcp:127.0.0.1:1").Replace(switchesYAML))
+	s := NewSwitches("gw1")
+	t.Cleanup(s.Close)
+	if errs := s.Configure(x.Config, map[string]bool{"tor1": true}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	in := SyncInput{Index: x, NodeTunnelIPs: map[string]netip.Addr{"gw1": gw1, "c1": c1}, Until: map[string]time.Time{"tor1": time.Now().Add(time.Hour)}}
+	eventually(t, "tor1 synced", func() bool { return len(s.Sync(context.Background(), in)) == 0 && s.Statuses()[0].InSync })
+	tor1.learn("ovsgw-5001", "02:00:00:00:0B:01", "192.168.100.10")
+	for i, bad := range []string{"ff:ff:ff:ff:ff:ff", "02:00:00:00:02:01", "02:00:00:00:0b:09:aa:bb", "00:00:00:00:00:00"} {
+		tor1.learn("ovsgw-5001", bad, fmt.Sprintf("192.168.100.%d", 20+i)) // (one locator row per address)
+	}
+	eventually(t, "the good MAC reported", func() bool { return len(s.Learned()["tor1"]) > 0 })
+	want := []LearnedMAC{{Switch: "tor1", VNI: 5001, MAC: "02:00:00:00:0b:01", TunnelIP: ip("192.168.100.10")}}
+	if got := s.Learned()["tor1"]; !slices.Equal(got, want) {
+		t.Errorf("learned %+v, want %+v", got, want)
+	}
+	if p := strings.Join(s.Statuses()[0].Problems, "; "); !strings.Contains(p, "4 learned MACs ignored") {
+		t.Errorf("status problems %q do not count the 4 ignored MACs", p)
+	}
+}
+
+// firstManaged holds, for the test, the leases of the switches whose first manager is node.
+func firstManaged(c *gwmodel.Config, node string) map[string]bool {
+	out := map[string]bool{}
+	for _, sw := range c.TorSwitches {
+		if sw.Managers()[0] == node {
+			out[sw.Name] = true
+		}
+	}
+	return out
+}
+
+// TestFencedSwitchNotWritten: a switch whose lease's fence has passed (or that has none) is not
+// written, whatever the sync asks; with a fence ahead it is.
+func TestFencedSwitchNotWritten(t *testing.T) {
+	tor1 := newFakeSwitch(t, "tor1", "192.168.100.10")
+	tor2 := newFakeSwitch(t, "tor2", "192.168.100.11")
+	x := index(t, strings.NewReplacer("EP1", tor1.endpoint, "EP2", tor2.endpoint).Replace(switchesYAML))
+	s := NewSwitches("gw1")
+	t.Cleanup(s.Close)
+	s.Configure(x.Config, map[string]bool{"tor1": true})
+	in := SyncInput{Index: x, NodeTunnelIPs: map[string]netip.Addr{"gw1": gw1}}
+	eventually(t, "tor1 connected", func() bool { st := s.Statuses(); return len(st) == 1 && st[0].Connected })
+	for _, until := range []map[string]time.Time{nil, {"tor1": time.Now().Add(-time.Millisecond)}} {
+		in.Until = until
+		if errs := s.Sync(context.Background(), in); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		if got := tor1.logicalSwitches(); len(got) != 0 {
+			t.Fatalf("fence %v: tor1 written: %v", until, got)
+		}
+	}
+	in.Until = map[string]time.Time{"tor1": time.Now().Add(time.Minute)}
+	eventually(t, "tor1 written within its fence", func() bool {
+		s.Sync(context.Background(), in)
+		return len(tor1.logicalSwitches()) == 1
+	})
 }

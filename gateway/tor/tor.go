@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/ovsgw/ovsgw/gateway/model"
+	"github.com/ovsgw/ovsgw/gateway/placement"
 	"github.com/ovsgw/ovsgw/ovsdb/vtep"
 )
 
@@ -35,6 +36,8 @@ type Location struct {
 	VMI      string
 	Node     string
 	TunnelIP netip.Addr
+	Stale    bool  // the node's heartbeat is older than the config DB's StaleAfter
+	Since    int64 // the binding's role_since
 }
 
 // LearnedMAC is a MAC a switch learned on one of its ports, as the agent managing that switch
@@ -52,7 +55,8 @@ type Input struct {
 	Index  *model.Index
 	Switch *model.TorSwitch
 	// Locations are the VMIs bound somewhere. A VMI listed for several nodes (more than one
-	// active binding) is placed at the first node by name, so the answer does not depend on order.
+	// active binding) is placed where package placement says: a live node before a stale one,
+	// then the newer role, then the first by name; the answer does not depend on order.
 	Locations []Location
 	// ReplicationTunnelIP is the tunnel address of Switch.ReplicationNode; invalid while unknown
 	// (the node has not published one yet), and then the switch gets no flood entries.
@@ -97,7 +101,7 @@ func Desired(in Input) Output {
 		if !l.TunnelIP.IsValid() {
 			continue
 		}
-		if have, ok := where[l.VMI]; !ok || l.Node < have.Node {
+		if have, ok := where[l.VMI]; !ok || placement.Prefer(l.claim(), have.claim()) {
 			where[l.VMI] = l
 		}
 	}
@@ -106,7 +110,7 @@ func Desired(in Input) Output {
 		mac string
 	}
 	seen := map[key]bool{}
-	unbound := 0
+	unbound, ignored := 0, 0
 	for _, v := range in.Index.Config.VirtualMachineInterfaces {
 		vni, ok := vnis[v.Network]
 		if !ok {
@@ -124,10 +128,18 @@ func Desired(in Input) Output {
 	if unbound > 0 {
 		out.Notices = append(out.Notices, fmt.Sprintf("%d VMIs of the switch's VNs are bound nowhere yet: no remote MAC for them", unbound))
 	}
+	owned := vmiMACs(in.Index.Config)
 	for _, l := range in.Learned {
-		k := key{l.VNI, strings.ToLower(l.MAC)}
+		mac, ok := usableLearnedMAC(l.MAC, owned)
+		if !ok {
+			// Published by a node that did not check it (or written by hand): never put on a
+			// switch, where one malformed row would fail every later sync.
+			ignored++
+			continue
+		}
+		k := key{l.VNI, mac}
 		if l.Switch == sw.Name || !l.TunnelIP.IsValid() || seen[k] || !bindsVNI(vnis, l.VNI) {
-			continue // its own, unreachable, a VMI's MAC (the VMI wins), or a VN it does not carry
+			continue // its own, unreachable, already there, or a VN it does not carry
 		}
 		seen[k] = true
 		m := vtep.RemoteMAC{VNI: l.VNI, MAC: k.mac, Locator: l.TunnelIP}
@@ -135,6 +147,9 @@ func Desired(in Input) Output {
 			m.IP = a
 		}
 		out.Desired.RemoteMACs = append(out.Desired.RemoteMACs, m)
+	}
+	if ignored > 0 {
+		out.Notices = append(out.Notices, fmt.Sprintf("%d MACs other switches learned ignored: not 6-byte unicast addresses, or a VMI's own", ignored))
 	}
 
 	d := &out.Desired
@@ -146,6 +161,11 @@ func Desired(in Input) Output {
 		return cmp.Or(cmp.Compare(a.VNI, b.VNI), strings.Compare(a.MAC, b.MAC))
 	})
 	return out
+}
+
+// claim is what package placement compares of a location.
+func (l Location) claim() placement.Claim {
+	return placement.Claim{Node: l.Node, Stale: l.Stale, Since: l.Since}
 }
 
 func bindsVNI(vnis map[string]uint32, vni uint32) bool {
@@ -168,11 +188,11 @@ func firstIPv4(ips []model.InstanceIP) netip.Addr {
 	return netip.Addr{}
 }
 
-// Managed returns the switches node's agent keeps (TorSwitch.Manager() == node).
-func Managed(c *model.Config, node string) []*model.TorSwitch {
+// Eligible returns the switches node's agent may manage (node is one of TorSwitch.Managers()).
+func Eligible(c *model.Config, node string) []*model.TorSwitch {
 	var out []*model.TorSwitch
 	for i := range c.TorSwitches {
-		if c.TorSwitches[i].Manager() == node {
+		if slices.Contains(c.TorSwitches[i].Managers(), node) {
 			out = append(out, &c.TorSwitches[i])
 		}
 	}

@@ -3,6 +3,7 @@ package tor
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,7 +113,7 @@ func TestDesired(t *testing.T) {
 			wantNotices: []string{"replication node gw1 has no tunnel IP yet"},
 		},
 		{
-			name: "a VMI bound on two nodes is placed at the first by name, whatever the order",
+			name: "a VMI bound on two live nodes with equal roles is placed at the first by name, whatever the order",
 			in: Input{Index: idx, Switch: tor2, ReplicationTunnelIP: gw1,
 				Locations: []Location{{VMI: "vm1", Node: "c2", TunnelIP: c2}, {VMI: "vm1", Node: "c1", TunnelIP: c1}, {VMI: "vm2", Node: "x", TunnelIP: netip.Addr{}}}},
 			want: vtep.Desired{LogicalSwitches: blueRed[:1], Bindings: []vtep.Binding{{Port: "eth3", VLAN: 0, VNI: 5001}},
@@ -129,6 +130,7 @@ func TestDesired(t *testing.T) {
 			}},
 			want: vtep.Desired{LogicalSwitches: blueRed, Bindings: tor1Bindings, RemoteMACs: []vtep.RemoteMAC{
 				allMACs[0], allMACs[1], allMACs[2], {VNI: 5001, MAC: "02:00:00:00:0b:02", IP: ip("10.1.0.52"), Locator: t2}, allMACs[3]}},
+			wantNotices: []string{"1 MACs other switches learned ignored"},
 		},
 		{
 			name: "a switch without bindings wants nothing (everything of ovsgw's goes)",
@@ -161,13 +163,13 @@ func TestManagedReplicatedVNIs(t *testing.T) {
 	for _, tc := range []struct {
 		node string
 		want []string
-	}{{"gw1", []string{"tor1"}}, {"c1", []string{"tor2"}}, {"c2", nil}} {
+	}{{"gw1", []string{"tor1", "tor2"}}, {"c1", []string{"tor2"}}, {"c2", nil}} {
 		var got []string
-		for _, sw := range Managed(idx.Config, tc.node) {
+		for _, sw := range Eligible(idx.Config, tc.node) {
 			got = append(got, sw.Name)
 		}
 		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("Managed(%s) = %v, want %v", tc.node, got, tc.want)
+			t.Errorf("Eligible(%s) = %v, want %v", tc.node, got, tc.want)
 		}
 	}
 	t1 := ip("192.168.100.10")
@@ -184,5 +186,53 @@ func TestManagedReplicatedVNIs(t *testing.T) {
 	}
 	if got := VNIs(idx, &idx.Config.TorSwitches[0]); !reflect.DeepEqual(got, []uint32{5001, 5002}) {
 		t.Errorf("VNIs(tor1) = %v", got)
+	}
+}
+
+// A MAC another switch reported (as published in the config DB) reaches this switch only when it
+// is a 6-byte unicast address no VMI owns: a server must not take over a VMI's MAC or the
+// broadcast address on other switches, and one malformed row (net.ParseMAC accepts 8-byte
+// forms) would fail every later sync of the switch.
+func TestToRLearnedMACsCannotHijackOtherSwitches(t *testing.T) {
+	idx := index(t, cfgYAML)
+	good := LearnedMAC{Switch: "tor2", VNI: 5001, MAC: "02:00:00:00:0b:02", TunnelIP: t2}
+	in := Input{Index: idx, Switch: &idx.Config.TorSwitches[0], Locations: everywhere(), ReplicationTunnelIP: gw1, Learned: []LearnedMAC{good}}
+	want := Desired(in).Desired
+	for _, bad := range []string{
+		"ff:ff:ff:ff:ff:ff",       // the broadcast
+		"01:00:5e:00:00:01",       // a multicast group
+		"00:00:00:00:00:00",       // nobody
+		"02:00:00:00:02:01",       // vm1's
+		"02:00:00:00:01:0A",       // bms1's, upper case
+		"02:00:00:00:0b:09:aa:bb", // 8 bytes
+		"not a mac",
+	} {
+		in.Learned = append(in.Learned, LearnedMAC{Switch: "tor2", VNI: 5001, MAC: bad, TunnelIP: t2})
+	}
+	out := Desired(in)
+	if !reflect.DeepEqual(out.Desired, want) {
+		t.Errorf("with bad learned MACs:\n got %+v\nwant %+v", out.Desired.RemoteMACs, want.RemoteMACs)
+	}
+	if !slices.ContainsFunc(out.Notices, func(n string) bool { return strings.Contains(n, "7 MACs other switches learned ignored") }) {
+		t.Errorf("notices %q do not count the 7 ignored MACs", out.Notices)
+	}
+}
+
+// TestToRSendsNoTrafficToDeadGateway: a VMI bound on a node whose heartbeat stopped and on a live
+// one gets the live one's locator, whichever sorts first by name; a stale node's binding is kept
+// when it is the VMI's only one (its datapath may still forward).
+func TestToRSendsNoTrafficToDeadGateway(t *testing.T) {
+	idx := index(t, cfgYAML)
+	for _, locs := range [][]Location{
+		{{VMI: "vm1", Node: "c1", TunnelIP: c1, Stale: true, Since: 900}, {VMI: "vm1", Node: "c2", TunnelIP: c2, Since: 100},
+			{VMI: "vm2", Node: "c1", TunnelIP: c1, Stale: true, Since: 5}},
+		{{VMI: "vm2", Node: "c1", TunnelIP: c1, Stale: true, Since: 5}, {VMI: "vm1", Node: "c2", TunnelIP: c2, Since: 100},
+			{VMI: "vm1", Node: "c1", TunnelIP: c1, Stale: true, Since: 900}},
+	} {
+		out := Desired(Input{Index: idx, Switch: &idx.Config.TorSwitches[1], ReplicationTunnelIP: gw1, Locations: locs})
+		want := []vtep.RemoteMAC{{VNI: 5001, MAC: "02:00:00:00:02:01", IP: ip("10.1.0.21"), Locator: c2}, {VNI: 5001, MAC: "02:00:00:00:02:02", Locator: c1}}
+		if !reflect.DeepEqual(out.Desired.RemoteMACs, want) {
+			t.Errorf("locations %v:\n got %+v\nwant %+v", locs, out.Desired.RemoteMACs, want)
+		}
 	}
 }

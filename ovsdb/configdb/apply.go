@@ -9,18 +9,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ovn-kubernetes/libovsdb/model"
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/sirupsen/logrus"
 
-	gwmodel "github.com/ovsgw/ovsgw/gateway/model"
 	"github.com/ovsgw/ovsgw/ovsdb/clientkit"
 	"github.com/ovsgw/ovsgw/ovsdb/configdb/gatewaydb"
 )
 
-// ErrConflict is returned by Apply when another writer changed the config
-// between the read Apply diffed against and its commit. Nothing was written;
+// ErrConflict is returned by ApplyRows when another writer changed the config
+// between the read ApplyRows diffed against and its commit. Nothing was written;
 // applying again diffs against the newer config.
 var ErrConflict = errors.New("the config in the database changed while this one was being applied; nothing was written: apply again")
 
@@ -37,12 +37,13 @@ const (
 	KindSecurityGroup           Kind = "security-group"
 	KindNetworkPolicy           Kind = "network-policy"
 	KindTorSwitch               Kind = "tor-switch" // its bindings are part of it
+	KindLogicalRouter           Kind = "logical-router"
 )
 
 var kindOrder = []Kind{KindVirtualNetwork, KindPhysicalRouter, KindPhysicalInterface, KindLogicalInterface,
-	KindVirtualMachineInterface, KindSecurityGroup, KindNetworkPolicy, KindTorSwitch}
+	KindVirtualMachineInterface, KindSecurityGroup, KindNetworkPolicy, KindTorSwitch, KindLogicalRouter}
 
-// Change is one config object Apply adds, removes or changes.
+// Change is one config object ApplyRows adds, removes or changes.
 type Change struct {
 	Kind Kind
 	Name string
@@ -59,10 +60,10 @@ func (c Change) String() string {
 	return s
 }
 
-// Summary is what Apply did, or with dryRun would do.
+// Summary is what ApplyRows did, or with dryRun would do.
 type Summary struct {
 	Removed, Added, Changed []Change
-	// Generation is the config generation after Apply (the current one when
+	// Generation is the config generation after ApplyRows (the current one when
 	// nothing was written).
 	Generation int
 }
@@ -104,27 +105,25 @@ func (s *Summary) sort() {
 	}
 }
 
-// Apply makes the config in the database equal cfg. It validates cfg first
-// and returns model.Validate's error unchanged when cfg is refused; nothing
-// is written then. Otherwise it diffs cfg against the database object by
-// object (by name; physical and logical interfaces by router and name;
-// rules as part of their group or policy) and writes every addition,
-// removal and change in one transaction that holds only if the config
-// generation is still the one diffed against (else ErrConflict). With
-// dryRun, or when nothing differs, it writes nothing. It returns once the
-// cache shows the result.
-func (c *Client) Apply(ctx context.Context, cfg *gwmodel.Config, dryRun bool) (*Summary, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
+// ApplyRows makes the config tables equal want. It diffs want against the
+// database row by row, matched by key (see ConfigRows), and summarises the
+// diff object by object (rules as part of their group or policy, ToR
+// bindings as part of their switch); then it writes every insert, delete and
+// update of the columns that differ in one transaction that holds only if
+// the config generation is still the one diffed against (else ErrConflict),
+// and bumps the generation. With dryRun, or when nothing differs, it writes
+// nothing. It returns once the cache shows the result. It does not validate:
+// the domain side validates the config the rows come from. want's rows are
+// ApplyRows' to change (it sets the UUIDs of rows it updates).
+func (c *Client) ApplyRows(ctx context.Context, want *ConfigRows, dryRun bool) (*Summary, error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	s, err := c.snapshot(ctx)
+	s, err := c.snapshot(configTables...)
 	if err != nil {
 		return nil, err
 	}
 	p := &planner{c: c}
-	sum := p.config(s, toRows(cfg))
+	sum := p.config(s, want)
 	if p.err != nil {
 		return nil, fmt.Errorf("apply config: %w", p.err)
 	}
@@ -157,6 +156,9 @@ func (c *Client) commit(ctx context.Context, s *snapshot, p *planner, sum *Summa
 	}
 	log.WithFields(logrus.Fields{"generation": sum.Generation, "added": len(sum.Added),
 		"removed": len(sum.Removed), "changed": len(sum.Changed)}).Info("config applied")
+	if !c.monitor {
+		return nil // no cache to wait for: the next read asks the server
+	}
 	return clientkit.WaitCache(ctx, cacheSyncTimeout, what, c.sig.Updated, func() (bool, error) {
 		g, err := c.Generation()
 		return g >= sum.Generation, err
@@ -200,24 +202,51 @@ type planner struct {
 }
 
 // config plans the rows of every config table and summarises them.
-func (p *planner) config(s *snapshot, want configRows) *Summary {
+func (p *planner) config(s *snapshot, want *ConfigRows) *Summary {
 	sum := &Summary{}
-	objects(sum, KindVirtualNetwork, syncRows(p, s.vns, want.vns, func(r *gatewaydb.VirtualNetwork) string { return r.Name }))
-	objects(sum, KindPhysicalRouter, syncRows(p, s.prs, want.prs, func(r *gatewaydb.PhysicalRouter) string { return r.Name }))
-	objects(sum, KindPhysicalInterface, syncRows(p, s.pis, want.pis, func(r *gatewaydb.PhysicalInterface) string { return r.Router + "/" + r.Name }))
-	objects(sum, KindLogicalInterface, syncRows(p, s.lis, want.lis, func(r *gatewaydb.LogicalInterface) string { return r.Router + "/" + r.Name }))
-	objects(sum, KindVirtualMachineInterface, syncRows(p, s.vmis, want.vmis, func(r *gatewaydb.VirtualMachineInterface) string { return r.Name }))
-	objects(sum, KindSecurityGroup, syncRows(p, s.sgs, want.sgs, func(r *gatewaydb.SecurityGroup) string { return r.Name }))
-	rules(sum, KindSecurityGroup, syncRows(p, s.sgRules, want.sgRules, func(r *gatewaydb.SecurityGroupRule) string {
+	objects(sum, KindVirtualNetwork, syncRows(p, s.vns, want.VirtualNetworks, func(r *gatewaydb.VirtualNetwork) string { return r.Name }))
+	objects(sum, KindPhysicalRouter, syncRows(p, s.prs, want.PhysicalRouters, func(r *gatewaydb.PhysicalRouter) string { return r.Name }))
+	objects(sum, KindPhysicalInterface, syncRows(p, s.pis, want.PhysicalInterfaces, func(r *gatewaydb.PhysicalInterface) string { return r.Router + "/" + r.Name }))
+	liKey := func(r *gatewaydb.LogicalInterface) string { return r.Router + "/" + r.Name }
+	vmiKey := func(r *gatewaydb.VirtualMachineInterface) string { return r.Name }
+	lis := unownedRows(p, KindLogicalInterface, s.lis, want.LogicalInterfaces, liKey, func(r *gatewaydb.LogicalInterface) string { return r.ExternalIDs[OwnerKey] })
+	vmis := unownedRows(p, KindVirtualMachineInterface, s.vmis, want.VirtualMachineInterfaces, vmiKey, func(r *gatewaydb.VirtualMachineInterface) string { return r.ExternalIDs[OwnerKey] })
+	objects(sum, KindLogicalInterface, syncRows(p, lis, want.LogicalInterfaces, liKey))
+	objects(sum, KindVirtualMachineInterface, syncRows(p, vmis, want.VirtualMachineInterfaces, vmiKey))
+	objects(sum, KindSecurityGroup, syncRows(p, s.sgs, want.SecurityGroups, func(r *gatewaydb.SecurityGroup) string { return r.Name }))
+	rules(sum, KindSecurityGroup, syncRows(p, s.sgRules, want.SecurityGroupRules, func(r *gatewaydb.SecurityGroupRule) string {
 		return r.SecurityGroup + "/" + strconv.Itoa(r.Position)
 	}))
-	objects(sum, KindNetworkPolicy, syncRows(p, s.nps, want.nps, func(r *gatewaydb.NetworkPolicy) string { return r.Name }))
-	rules(sum, KindNetworkPolicy, syncRows(p, s.npRules, want.npRules, func(r *gatewaydb.NetworkPolicyRule) string {
+	objects(sum, KindNetworkPolicy, syncRows(p, s.nps, want.NetworkPolicies, func(r *gatewaydb.NetworkPolicy) string { return r.Name }))
+	rules(sum, KindNetworkPolicy, syncRows(p, s.npRules, want.NetworkPolicyRules, func(r *gatewaydb.NetworkPolicyRule) string {
 		return r.NetworkPolicy + "/" + strconv.Itoa(r.Position)
 	}))
 	p.torConfig(sum, s, want)
+	objects(sum, KindLogicalRouter, syncRows(p, s.lrs, want.LogicalRouters, func(r *gatewaydb.LogicalRouter) string { return r.Name }))
 	sum.sort()
 	return sum
+}
+
+// unowned is have without the rows another writer owns (external_ids:owner
+// set, as a vCenter sync marks the rows it generates): ApplyRows neither
+// compares nor deletes them. A row of want with the key of an owned row is
+// an error naming both: the config must rename it.
+func unownedRows[T any](p *planner, kind Kind, have, want []T, key, owner func(*T) string) []T {
+	owned := map[string]string{}
+	var out []T
+	for i := range have {
+		if o := owner(&have[i]); o != "" {
+			owned[key(&have[i])] = o
+			continue
+		}
+		out = append(out, have[i])
+	}
+	for i := range want {
+		if o, ok := owned[key(&want[i])]; ok && p.err == nil {
+			p.err = fmt.Errorf("%s %s: the config DB holds one of that name generated by %s; rename it in the config", kind, key(&want[i]), o)
+		}
+	}
+	return out
 }
 
 // rowDiff is one row syncRows adds, removes or changes, by its key.
@@ -283,22 +312,80 @@ func differingColumns(have, want any) ([]string, []any) {
 	h, w := reflect.ValueOf(have).Elem(), reflect.ValueOf(want).Elem()
 	var cols []string
 	var ptrs []any
-	for i := range h.NumField() {
-		col := h.Type().Field(i).Tag.Get("ovsdb")
-		if col == "_uuid" || sameValue(h.Field(i), w.Field(i)) {
+	for _, c := range columnsOf(h.Type()) {
+		if sameValue(h.Field(c.field), w.Field(c.field)) {
 			continue
 		}
-		cols = append(cols, col)
-		ptrs = append(ptrs, w.Field(i).Addr().Interface())
+		cols = append(cols, c.name)
+		ptrs = append(ptrs, w.Field(c.field).Addr().Interface())
 	}
 	return cols, ptrs
 }
 
+// column is a field of a generated model that holds a column other than _uuid.
+type column struct {
+	field int
+	name  string
+}
+
+// columnsByType caches the columns of each model type (reflect.Type → []column).
+var columnsByType sync.Map
+
+func columnsOf(t reflect.Type) []column {
+	if c, ok := columnsByType.Load(t); ok {
+		return c.([]column)
+	}
+	var cols []column
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("ovsdb"); name != "" && name != "_uuid" {
+			cols = append(cols, column{i, name})
+		}
+	}
+	columnsByType.Store(t, cols)
+	return cols
+}
+
+// sameValue compares two values of a model field without copying them out
+// of reflection, the common case (equal) first: thousands of rows are
+// compared per ApplyRows.
 func sameValue(a, b reflect.Value) bool {
 	switch a.Kind() {
+	case reflect.String:
+		return a.String() == b.String()
+	case reflect.Int:
+		return a.Int() == b.Int()
+	case reflect.Bool:
+		return a.Bool() == b.Bool()
+	case reflect.Pointer: // an optional value
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return sameValue(a.Elem(), b.Elem())
 	case reflect.Map:
-		return a.Len() == 0 && b.Len() == 0 || reflect.DeepEqual(a.Interface(), b.Interface())
+		if a.Len() != b.Len() {
+			return false
+		}
+		for it := a.MapRange(); it.Next(); {
+			v := b.MapIndex(it.Key())
+			if !v.IsValid() || !sameValue(it.Value(), v) {
+				return false
+			}
+		}
+		return true
 	case reflect.Slice: // every slice of the generated models is a set of strings
+		if a.Len() != b.Len() {
+			return false
+		}
+		inOrder := true
+		for i := range a.Len() {
+			if a.Index(i).String() != b.Index(i).String() {
+				inOrder = false
+				break
+			}
+		}
+		if inOrder {
+			return true
+		}
 		x, y := slices.Clone(a.Interface().([]string)), slices.Clone(b.Interface().([]string))
 		slices.Sort(x)
 		slices.Sort(y)
@@ -339,3 +426,8 @@ func rules(sum *Summary, kind Kind, diffs []rowDiff) {
 		sum.Changed = append(sum.Changed, Change{Kind: kind, Name: owner, Fields: []string{"rules"}})
 	}
 }
+
+// OwnerKey is the external_ids key of a logical interface or VMI row that a
+// program other than ovsgw db apply generated and keeps (a vCenter sync:
+// "vcenter:NAME"); ApplyRows leaves such rows alone.
+const OwnerKey = "owner"

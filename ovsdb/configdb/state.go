@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ovsgw/ovsgw/logging"
 	"github.com/ovsgw/ovsgw/ovsdb/clientkit"
 	"github.com/ovsgw/ovsgw/ovsdb/configdb/gatewaydb"
 )
@@ -58,6 +59,11 @@ func (n NodeState) Stale(now time.Time, after time.Duration) bool {
 	return now.Sub(n.Heartbeat) > after
 }
 
+// StaleAt is when the node turns stale (Stale with after) unless it publishes again.
+func (n NodeState) StaleAt(after time.Duration) time.Time {
+	return n.Heartbeat.Add(after)
+}
+
 // BindingState is one VMI bound on one node.
 type BindingState struct {
 	VMI               string
@@ -67,6 +73,22 @@ type BindingState struct {
 	PhysicalInterface string // remote: the NIC
 	VLAN              int    // remote: the logical interface's VLAN (0 = untagged)
 	Role              string // RoleActive or RoleStandby
+	// RoleSince is when the node took the binding's role, in milliseconds since the epoch, as
+	// a hybrid logical clock: the node's clock, but never less than one past any RoleSince of
+	// the same VMI the node had seen (see NextRoleSince). A node that takes the role after
+	// another has, and saw it, is thus always newer, whatever the clocks say; clocks kept in
+	// step (NTP) only make the times right to read. 0: a row of an older agent.
+	RoleSince int64
+}
+
+// NextRoleSince is the RoleSince of a role taken at now by a node that saw the bindings seen
+// of the same VMI (other nodes' included): now, or one past the newest of them.
+func NextRoleSince(now time.Time, seen ...int64) int64 {
+	next := now.UnixMilli()
+	for _, s := range seen {
+		next = max(next, s+1)
+	}
+	return next
 }
 
 // Keys of NodeState.Status that a gateway of an HA group publishes.
@@ -75,6 +97,7 @@ const (
 	StatusHARole       = "ha-role"       // RoleActive or RoleStandby
 	StatusHASince      = "ha-since"      // RFC 3339 time the role was taken
 	StatusHAForwarding = "ha-forwarding" // "true" while the switch forwards to this gateway
+	StatusHAReason     = "ha-reason"     // the spanning tree information the role comes from
 )
 
 // PublishNode creates or updates the Node row of n.Hostname, with the
@@ -88,7 +111,10 @@ func (c *Client) PublishNode(ctx context.Context, n NodeState) error {
 		InterfacesUsed: n.InterfacesUsed, InterfacesLimit: n.InterfacesLimit,
 		Heartbeat: int(n.Heartbeat.UnixMilli()), Status: n.Status}
 	what := fmt.Sprintf("publish node %q", n.Hostname)
-	return c.write(ctx, what, func(s *snapshot, p *planner) {
+	if errs := checkRow(gatewaydb.NodeTable, "", &row); errs != nil { // every reader would skip it
+		return fmt.Errorf("%s: %w", what, errs)
+	}
+	return c.write(ctx, what, []string{gatewaydb.NodeTable}, func(s *snapshot, p *planner) {
 		var have []gatewaydb.Node
 		for _, r := range s.nodes {
 			if r.Hostname == n.Hostname {
@@ -121,10 +147,14 @@ func (c *Client) PublishBindings(ctx context.Context, node string, list []Bindin
 			return fmt.Errorf("%s: binding of VMI %q: role %q, want %s or %s", what, b.VMI, b.Role, RoleActive, RoleStandby)
 		}
 		seen[b.VMI] = true
-		want = append(want, gatewaydb.Binding{Vmi: b.VMI, Node: node, Kind: b.Kind, Port: b.Port,
-			PhysicalInterface: b.PhysicalInterface, VLAN: b.VLAN, Role: b.Role})
+		row := gatewaydb.Binding{Vmi: b.VMI, Node: node, Kind: b.Kind, Port: b.Port,
+			PhysicalInterface: b.PhysicalInterface, VLAN: b.VLAN, Role: b.Role, RoleSince: int(b.RoleSince)}
+		if errs := checkRow(gatewaydb.BindingTable, "", &row); errs != nil { // every reader would skip it
+			return fmt.Errorf("%s: %w", what, errs)
+		}
+		want = append(want, row)
 	}
-	return c.write(ctx, what, func(s *snapshot, p *planner) {
+	return c.write(ctx, what, []string{gatewaydb.BindingTable}, func(s *snapshot, p *planner) {
 		var have []gatewaydb.Binding
 		for _, r := range s.bindings {
 			if r.Node == node {
@@ -135,13 +165,13 @@ func (c *Client) PublishBindings(ctx context.Context, node string, list []Bindin
 	})
 }
 
-// write plans with plan against the cache, sends the operations if there
-// are any, and waits until planning against the cache yields none.
-func (c *Client) write(ctx context.Context, what string, plan func(*snapshot, *planner)) error {
+// write plans with plan against tables of the cache, sends the operations
+// if there are any, and waits until planning against the cache yields none.
+func (c *Client) write(ctx context.Context, what string, tables []string, plan func(*snapshot, *planner)) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	ops := func() (*planner, error) {
-		s, err := c.snapshot(ctx)
+		s, err := c.snapshot(tables...)
 		if err != nil {
 			return nil, err
 		}
@@ -165,45 +195,100 @@ func (c *Client) write(ctx context.Context, what string, plan func(*snapshot, *p
 	})
 }
 
-// Nodes lists the Node rows of the cache, sorted by hostname.
+// Nodes lists the Node rows of the cache, sorted by hostname. While no
+// Node row changed since the last call, it costs a copy of the list.
 func (c *Client) Nodes() []NodeState {
-	s, err := c.snapshot(doneCtx())
+	list, err := c.nodeList()
 	if err != nil {
 		log.WithError(err).Warn("cannot read nodes from cache")
 		return nil
 	}
-	return s.nodeStates()
-}
-
-func (s *snapshot) nodeStates() []NodeState {
-	out := make([]NodeState, 0, len(s.nodes))
-	for _, r := range s.nodes {
-		out = append(out, NodeState{Hostname: r.Hostname, TunnelIP: r.TunnelIP, GatewayMode: r.GatewayMode,
-			InterfacesUsed: r.InterfacesUsed, InterfacesLimit: r.InterfacesLimit,
-			Heartbeat: time.UnixMilli(int64(r.Heartbeat)), Status: maps.Clone(r.Status)})
+	out := slices.Clone(list)
+	for i := range out {
+		out[i].Status = maps.Clone(out[i].Status)
 	}
-	slices.SortFunc(out, func(a, b NodeState) int { return strings.Compare(a.Hostname, b.Hostname) })
 	return out
 }
 
+// nodeList is the kept list of Nodes: shared, read-only.
+func (c *Client) nodeList() ([]NodeState, error) {
+	return getList(c, &c.views.nodes, gatewaydb.NodeTable, nodeState, func(a, b *NodeState) int {
+		return strings.Compare(a.Hostname, b.Hostname)
+	})
+}
+
+func nodeState(r *gatewaydb.Node) NodeState {
+	return NodeState{Hostname: r.Hostname, TunnelIP: r.TunnelIP, GatewayMode: r.GatewayMode,
+		InterfacesUsed: r.InterfacesUsed, InterfacesLimit: r.InterfacesLimit,
+		Heartbeat: time.UnixMilli(int64(r.Heartbeat)), Status: maps.Clone(r.Status)}
+}
+
 // Bindings lists the Binding rows of the cache, sorted by VMI, then node.
+// While no Binding row changed since the last call, it costs a copy of the
+// list.
 func (c *Client) Bindings() []BindingState {
-	s, err := c.snapshot(doneCtx())
+	list, err := c.bindingList()
 	if err != nil {
 		log.WithError(err).Warn("cannot read bindings from cache")
 		return nil
 	}
-	return s.bindingStates()
+	return slices.Clone(list)
 }
 
-func (s *snapshot) bindingStates() []BindingState {
-	out := make([]BindingState, 0, len(s.bindings))
-	for _, r := range s.bindings {
-		out = append(out, BindingState{VMI: r.Vmi, Node: r.Node, Kind: r.Kind, Port: r.Port,
-			PhysicalInterface: r.PhysicalInterface, VLAN: r.VLAN, Role: r.Role})
-	}
-	slices.SortFunc(out, func(a, b BindingState) int {
+// bindingList is the kept list of Bindings: shared, read-only.
+func (c *Client) bindingList() ([]BindingState, error) {
+	return getList(c, &c.views.bindings, gatewaydb.BindingTable, bindingState, func(a, b *BindingState) int {
 		return cmp.Or(strings.Compare(a.VMI, b.VMI), strings.Compare(a.Node, b.Node))
 	})
+}
+
+func bindingState(r *gatewaydb.Binding) BindingState {
+	return BindingState{VMI: r.Vmi, Node: r.Node, Kind: r.Kind, Port: r.Port,
+		PhysicalInterface: r.PhysicalInterface, VLAN: r.VLAN, Role: r.Role, RoleSince: int64(r.RoleSince)}
+}
+
+// Skipped is what a client leaves out of the state the agents publish (Nodes, Bindings,
+// TorStates, TorMACs): the problems of the rows refused by their checks now (see check.go),
+// and how many row versions it has refused since it started.
+type Skipped struct {
+	Rows  RowErrors
+	Total uint64
+}
+
+// SkippedState brings the lists of the state tables up to date, as Nodes, Bindings, TorStates
+// and TorMACs do (it costs nothing while no row changed), and returns what they leave out. A
+// ConfigOnly client reads no state: it skips nothing.
+func (c *Client) SkippedState() Skipped {
+	if !c.monitor {
+		return Skipped{}
+	}
+	// Errors are the lists' own to log; a list that cannot be read keeps what it refused.
+	_, _ = c.nodeList()
+	_, _ = c.bindingList()
+	_, _ = c.torStateList()
+	_, _ = c.torMACList()
+	var out Skipped
+	out.Rows = append(out.Rows, refusedOf(&c.views.nodes)...)
+	out.Rows = append(out.Rows, refusedOf(&c.views.bindings)...)
+	out.Rows = append(out.Rows, refusedOf(&c.views.torState)...)
+	out.Rows = append(out.Rows, refusedOf(&c.views.torMACs)...)
+	out.Rows.sort()
+	out.Total = c.skippedRows.Load()
 	return out
+}
+
+func refusedOf[T any](d *derived[tableView[T]]) RowErrors {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.val.refused.errors()
+}
+
+// skipped logs and counts the state rows a list has just refused: once per row version, and
+// not again while a changed version keeps the same errors (a peer's bad Node row heartbeats
+// every 2 s).
+func (c *Client) skipped(fresh []*Refusal) {
+	for _, x := range fresh {
+		c.skippedRows.Add(1)
+		log.WithError(x.Errs).WithField(logging.Object, x.Errs.Object()).Warn("skipping a row of the state the agents publish: a value is out of what the schema allows")
+	}
 }

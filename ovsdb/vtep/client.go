@@ -2,11 +2,8 @@ package vtep
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +15,9 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovsgw/ovsgw/logging"
 	"github.com/ovsgw/ovsgw/ovsdb/clientkit"
+	"github.com/ovsgw/ovsgw/ovsdb/ovstls"
 	"github.com/ovsgw/ovsgw/ovsdb/vtep/hwvtep"
 )
 
@@ -38,10 +37,9 @@ const (
 	// libovsdb's reconnects): a restarted ovsdb-server is back within seconds, and 5 s keeps the
 	// gap after it returns short, as in package ovsdb.
 	retryMaxInterval = 5 * time.Second
-	// inactivityProbe: after this long without a message from the switch, libovsdb sends an echo
-	// and reconnects if none comes back within as long. A switch reached over a network may go
-	// away without a FIN or RST (power loss, partition); ovsdb-server probes its own clients
-	// every 5 s, so a live server is rarely silent for long. libovsdb wants it above dialTimeout.
+	// inactivityProbe: this often the client sends the switch an echo (probe) and reconnects if
+	// none comes back within dialTimeout. A switch reached over a network may go away without a
+	// FIN or RST (power loss, partition).
 	inactivityProbe = 15 * time.Second
 	// connectedPoll is how often the connection state is sampled to report reconnects (libovsdb
 	// has no reconnect callback); the backoff's first interval (cenkalti/backoff's default 500 ms).
@@ -57,7 +55,7 @@ const (
 // ErrNotConnected is returned by Sync while the client has no session with the switch.
 var ErrNotConnected = errors.New("not connected to the switch's OVSDB")
 
-var baseLog = logrus.WithField("component", "vtep")
+var baseLog = logrus.WithField(logging.Component, "vtep")
 
 // Options say which switch to serve and how to reach its database.
 type Options struct {
@@ -66,9 +64,22 @@ type Options struct {
 	// Switch is the Physical_Switch's name; bindings name ports of this switch.
 	Switch string
 	// PrivateKey, Certificate and CACert are PEM files, needed by an ssl: endpoint. As Open
-	// vSwitch does, the switch's certificate must be signed by CACert; its name is not checked
-	// (OVS PKI certificates name a switch, not a host).
+	// vSwitch does, the switch's certificate must be signed by CACert; no host name is checked
+	// (OVS PKI certificates name a switch, not a host). The files are read at each connection
+	// attempt (see package ovstls): rotated files are used from the next one on.
 	PrivateKey, Certificate, CACert string
+	// PeerCommonName, when not empty, pins the switch: its certificate's common name must be it.
+	PeerCommonName string
+	// Object names the switch in log lines, as the caller's config names it (logging.Object);
+	// empty: Physical_Switch[NAME], the database's own name for it.
+	Object string
+}
+
+func (o *Options) logObject() string {
+	if o.Object != "" {
+		return o.Object
+	}
+	return "Physical_Switch[" + o.Switch + "]"
 }
 
 // Client keeps one switch's hardware_vtep database in a monitored cache and writes ovsgw's rows
@@ -76,7 +87,7 @@ type Options struct {
 type Client struct {
 	opts    Options
 	log     *logrus.Entry
-	tls     *tls.Config // nil unless ssl:
+	tls     *ovstls.Client // nil unless ssl:
 	backoff *clientkit.ClosableBackOff
 	sig     *clientkit.Signals // on each cache event and reconnect
 	stop    chan struct{}
@@ -91,6 +102,7 @@ type Client struct {
 	lastSync *time.Time
 	syncErr  string
 	problems []string
+	dialErr  string // why the first connection has not been made yet
 
 	// connected is the connection state as last sampled (see Connected).
 	connected atomic.Bool
@@ -107,7 +119,7 @@ func New(opts Options) (*Client, error) {
 	}
 	c := &Client{
 		opts: opts,
-		log:  baseLog.WithFields(logrus.Fields{"switch": opts.Switch, "endpoint": opts.Endpoint}),
+		log:  baseLog.WithFields(logrus.Fields{logging.Object: opts.logObject(), logging.Endpoint: opts.Endpoint}),
 		sig:  clientkit.NewSignals(),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -115,63 +127,21 @@ func New(opts Options) (*Client, error) {
 	switch {
 	case strings.HasPrefix(opts.Endpoint, "tcp:"), strings.HasPrefix(opts.Endpoint, "unix:"):
 	case strings.HasPrefix(opts.Endpoint, "ssl:"):
-		cfg, err := tlsConfig(opts)
+		files := ovstls.Files{PrivateKey: opts.PrivateKey, Certificate: opts.Certificate, CACert: opts.CACert}
+		if opts.PeerCommonName != "" {
+			files.PeerCommonNames = []string{opts.PeerCommonName}
+		}
+		t, err := ovstls.NewClient("switch", files)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		c.tls = cfg
+		c.tls = t
 	default:
 		return nil, fmt.Errorf("%s: endpoint %q: want tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH", what, opts.Endpoint)
 	}
 	c.backoff = clientkit.NewClosableBackOff(retryMaxInterval)
 	go c.run()
 	return c, nil
-}
-
-// tlsConfig loads the key pair and the CA of an ssl: endpoint. Verification follows Open
-// vSwitch's stream-ssl: the peer's chain must lead to the CA; host names are not compared.
-func tlsConfig(opts Options) (*tls.Config, error) {
-	if opts.PrivateKey == "" || opts.Certificate == "" || opts.CACert == "" {
-		return nil, errors.New("an ssl: endpoint needs a private key, a certificate and a CA certificate")
-	}
-	pair, err := tls.LoadX509KeyPair(opts.Certificate, opts.PrivateKey)
-	if err != nil {
-		return nil, fmt.Errorf("load certificate %s and key %s: %w", opts.Certificate, opts.PrivateKey, err)
-	}
-	caPEM, err := os.ReadFile(opts.CACert)
-	if err != nil {
-		return nil, fmt.Errorf("read CA certificate: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("CA certificate %s: no PEM certificate in it", opts.CACert)
-	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{pair},
-		MinVersion:   tls.VersionTLS12,
-		// The chain is verified below, without the host name check.
-		InsecureSkipVerify: true, //nolint:gosec // verified in VerifyPeerCertificate
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 {
-				return errors.New("the switch sent no certificate")
-			}
-			certs := make([]*x509.Certificate, len(raw))
-			for i, r := range raw {
-				c, err := x509.ParseCertificate(r)
-				if err != nil {
-					return fmt.Errorf("the switch's certificate: %w", err)
-				}
-				certs[i] = c
-			}
-			inter := x509.NewCertPool()
-			for _, c := range certs[1:] {
-				inter.AddCert(c)
-			}
-			_, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter,
-				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
-			return err
-		},
-	}, nil
 }
 
 // run makes the first connection, retrying forever, then reports reconnects on Changed.
@@ -182,12 +152,14 @@ func (c *Client) run() {
 	warned := false
 	for {
 		ovs, err := c.dial()
+		c.mu.Lock()
 		if err == nil {
-			c.mu.Lock()
-			c.ovs = ovs
+			c.ovs, c.dialErr = ovs, ""
 			c.mu.Unlock()
 			break
 		}
+		c.dialErr = err.Error()
+		c.mu.Unlock()
 		if !warned {
 			c.log.WithError(err).Warn("cannot reach the switch's OVSDB; retrying")
 			warned = true
@@ -209,15 +181,24 @@ func (c *Client) run() {
 // dial makes one libovsdb client, connects it and starts the monitor. libovsdb reconnects it
 // from then on and re-subscribes the monitor.
 func (c *Client) dial() (client.Client, error) {
+	if c.tls != nil {
+		// The files first: a file that cannot be used is named even while the switch is away.
+		if err := c.tls.Load(); err != nil {
+			return nil, err
+		}
+	}
 	dbModel, err := clientModel()
 	if err != nil {
 		return nil, err
 	}
 	logger := clientkit.Logger(c.log.WithField("lib", "libovsdb"))
 	opts := []client.Option{client.WithEndpoint(c.opts.Endpoint),
-		client.WithInactivityCheck(inactivityProbe, dialTimeout, c.backoff), client.WithLogger(&logger)}
+		// Plain reconnect, and our own echo probe (probe): libovsdb's inactivity check sends on a
+		// channel that its disconnect handler closes, a race (seen by go test -race) that can
+		// panic a transaction made as the connection drops.
+		client.WithReconnect(dialTimeout, c.backoff), client.WithLogger(&logger)}
 	if c.tls != nil {
-		opts = append(opts, client.WithTLSConfig(c.tls))
+		opts = append(opts, client.WithTLSConfig(c.tls.Config()))
 	}
 	ovs, err := client.NewOVSDBClient(dbModel, opts...)
 	if err != nil {
@@ -300,6 +281,7 @@ func (c *Client) watchConnection() {
 		c.connected.Store(now)
 		return now
 	}
+	go c.probe()
 	clientkit.WatchConnection(c.stop, connectedPoll, sample, func(up bool) {
 		if !up {
 			c.log.Warn("lost the connection to the switch's OVSDB, reconnecting")
@@ -308,6 +290,31 @@ func (c *Client) watchConnection() {
 		c.log.Info("reconnected to the switch's OVSDB")
 		c.sig.Signal()
 	})
+}
+
+// probe sends the switch an echo every inactivityProbe while connected, and drops a connection
+// whose echo goes unanswered (a hung switch, a silently dead peer): libovsdb then reconnects.
+func (c *Client) probe() {
+	tick := time.NewTicker(inactivityProbe)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-tick.C:
+		}
+		ovs := c.conn()
+		if ovs == nil || !c.live() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+		err := ovs.Echo(ctx)
+		cancel()
+		if err != nil && c.live() {
+			c.log.WithError(err).Warn("the switch's OVSDB does not answer an echo; reconnecting")
+			ovs.Disconnect()
+		}
+	}
 }
 
 // Close stops connecting and closes the session; calling it again does nothing.

@@ -22,6 +22,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ovsgw/ovsgw/ovsdb/clientkit/memdb"
+	"github.com/ovsgw/ovsgw/ovsdb/ovstls/ovstlstest"
 	"github.com/ovsgw/ovsgw/ovsdb/vtep/hwvtep"
 )
 
@@ -43,7 +44,9 @@ func TestMain(m *testing.M) {
 	if !testing.Verbose() {
 		logrus.SetLevel(logrus.WarnLevel)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	ovstlstest.RemoveShared()
+	os.Exit(code)
 }
 
 // memSwitch is libovsdb's in-memory server with the hardware_vtep schema, plus an independent

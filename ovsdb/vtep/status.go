@@ -63,10 +63,19 @@ func (c *Client) TunnelIPs() []string {
 func (c *Client) Status() Status {
 	c.mu.Lock()
 	st := Status{Name: c.opts.Switch, Endpoint: c.opts.Endpoint, LastSync: c.lastSync, LastSyncError: c.syncErr,
-		Problems: slices.Clone(c.problems)}
+		Problems: slices.Clone(c.problems), ConnectError: c.dialErr}
 	d, ovs := c.desired, c.ovs
 	c.mu.Unlock()
 	st.Connected = c.Connected()
+	if !st.Connected && st.ConnectError == "" && c.tls != nil {
+		// libovsdb's reconnects report no error; a TLS one is what the handshake recorded.
+		if err := c.tls.LastError(); err != nil {
+			st.ConnectError = err.Error()
+		}
+	}
+	if st.Connected {
+		st.ConnectError = ""
+	}
 	s, err := c.snapshot(doneCtx())
 	if err != nil {
 		c.log.WithError(err).Warn("cannot read the switch's database from cache")

@@ -14,6 +14,7 @@ import (
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovsgw/ovsgw/logging"
 	"github.com/ovsgw/ovsgw/ovsdb/clientkit"
 	"github.com/ovsgw/ovsgw/ovsdb/vtep/hwvtep"
 )
@@ -70,7 +71,7 @@ func (c *Client) sync(ctx context.Context, d *Desired) (*Result, error) {
 	if err := clientkit.Transact(ctx, c.log, ovs, transactTimeout, what, p.ops()); err != nil {
 		return nil, err
 	}
-	c.log.WithFields(logrus.Fields{"changes": len(res.Changes), "operations": len(p.ops())}).Info("switch database updated")
+	c.log.WithFields(logrus.Fields{logging.Changes: len(res.Changes), "operations": len(p.ops())}).Info("switch database updated")
 	return res, clientkit.WaitCache(ctx, cacheSyncTimeout, what, c.sig.Updated, func() (bool, error) {
 		p, err := plan()
 		return err == nil && len(p.ops()) == 0, err

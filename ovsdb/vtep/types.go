@@ -112,6 +112,9 @@ type Status struct {
 	Name      string `json:"name"`     // the Physical_Switch (the config's torSwitches[].name)
 	Endpoint  string `json:"endpoint"` // its OVSDB endpoint
 	Connected bool   `json:"connected"`
+	// ConnectError says why the client is not connected: the last attempt's error (a TLS file
+	// that cannot be used, a refused certificate, the switch not answering).
+	ConnectError string `json:"connectError,omitempty"`
 	// InSync: ovsgw's rows equal what the last sync wanted, and all of it could be programmed
 	// (no problems). False before the first sync.
 	InSync bool `json:"inSync"`

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovsgw/ovsgw/gateway/configstore"
 	"github.com/ovsgw/ovsgw/gateway/model"
 	"github.com/ovsgw/ovsgw/ovsdb/configdb"
 	"github.com/ovsgw/ovsgw/test/lab"
@@ -109,15 +110,22 @@ func mustRunTool(t testing.TB, name string, args ...string) string {
 	return string(out)
 }
 
-// startCluster creates and starts the cluster as scripts/cluster.sh does, with
-// child processes stopped by their pid at cleanup.
+// startCluster creates and starts the cluster as scripts/cluster.sh does, but
+// without its TLS (TestConfigDBOverMutualTLS has that), with child processes
+// stopped by their pid at cleanup.
 func startCluster(t testing.TB) *raftCluster {
 	t.Helper()
-	testbed.Require(t)
 	schema, err := filepath.Abs("../../schemas/gateway.ovsschema")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startClusterWith(t, schema)
+}
+
+// startClusterWith is startCluster with the database created from schema (a path).
+func startClusterWith(t testing.TB, schema string) *raftCluster {
+	t.Helper()
+	testbed.Require(t)
 	// Not t.TempDir: unix socket paths are limited to 108 bytes.
 	dir, err := os.MkdirTemp("", "ovsgw-raft-")
 	if err != nil {
@@ -167,6 +175,16 @@ func startCluster(t testing.TB) *raftCluster {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// Every member must have completed joining: a member still joining counts for no
+	// majority, and a leader stopped before then would leave the cluster without one.
+	for i, m := range c.members {
+		for m.clusterStatus(t) != "cluster member" {
+			if time.Now().After(deadline) {
+				t.Fatalf("member %d has not joined the cluster after %v (status %q)", i+1, clusterReady, m.clusterStatus(t))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	return c
 }
 
@@ -189,13 +207,20 @@ func (m *raftMember) stop(t testing.TB) {
 
 // role is the member's Raft role as `ovs-appctl cluster/status` prints it;
 // "" when it does not answer within a second (it may be stopped).
-func (m *raftMember) role(t testing.TB) string {
+func (m *raftMember) role(t testing.TB) string { return m.statusLine(t, "Role: ") }
+
+// clusterStatus is the member's membership as cluster/status prints it ("cluster member",
+// "joining cluster", …); "" when it does not answer within a second.
+func (m *raftMember) clusterStatus(t testing.TB) string { return m.statusLine(t, "Status: ") }
+
+// statusLine is the rest of the cluster/status line that starts with prefix.
+func (m *raftMember) statusLine(t testing.TB, prefix string) string {
 	out, err := exec.Command(ovsProgram(t, "ovs-appctl"), "--timeout=1", "-t", m.ctl, "cluster/status", configdb.DatabaseName).CombinedOutput()
 	if err != nil {
 		return ""
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		if r, ok := strings.CutPrefix(line, "Role: "); ok {
+		if r, ok := strings.CutPrefix(line, prefix); ok {
 			return r
 		}
 	}
@@ -232,15 +257,16 @@ func writeClusterFile(t testing.TB, dir, name, yaml string) string {
 func waitClientConfig(t testing.TB, c *configdb.Client, within time.Duration, what string, ok func(*model.Config) bool) time.Time {
 	t.Helper()
 	deadline := time.After(within)
+	store := configstore.New(c)
 	for {
-		if cfg, err := c.Config(); err == nil && ok(cfg) {
+		if cfg, err := store.Config(); err == nil && ok(cfg) {
 			return time.Now()
 		}
 		select {
 		case <-c.Changed():
 		case <-time.After(50 * time.Millisecond): // Changed is coalesced; re-check anyway
 		case <-deadline:
-			cfg, err := c.Config()
+			cfg, err := store.Config()
 			t.Fatalf("client did not see %s within %v; it has %+v (%v)", what, within, cfg, err)
 		}
 	}
@@ -262,6 +288,7 @@ func vmiMAC(cfg *model.Config, name string) string {
 func failover(t testing.TB, cl *raftCluster, client *configdb.Client, what, mac string, disrupt func(old *raftMember)) {
 	t.Helper()
 	old := cl.leader(t)
+	moves := client.LeaderChanges() // what ovsgw_configdb_leader_changes_total reports
 	if disrupt != nil {
 		disrupt(old)
 	}
@@ -283,6 +310,9 @@ func failover(t testing.TB, cl *raftCluster, client *configdb.Client, what, mac 
 			t.Fatalf("%s: the client is on %q, not on the new leader %+v", what, client.Endpoint(), l)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if got := client.LeaderChanges(); disrupt != nil && got <= moves {
+		t.Errorf("%s: the client moved to the new leader, but counts %d leader changes, as before", what, got)
 	}
 	t.Logf("measured: %s → CLI apply done %v, client connected before sees it %v, and is on the new leader %v",
 		what, applied.Round(time.Millisecond), seen.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
@@ -318,8 +348,8 @@ func TestConfigDBRaftCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	configdb.Normalize(want)
-	if got, err := client.Config(); err != nil || !reflect.DeepEqual(got, want) {
+	configstore.Normalize(want)
+	if got, err := configstore.New(client).Config(); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("client config %+v (%v), want %+v", got, err, want)
 	}
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,10 +13,11 @@ import (
 
 	"github.com/ovsgw/ovsgw/gateway/control"
 	"github.com/ovsgw/ovsgw/test/lab"
+	"github.com/ovsgw/ovsgw/test/testbed"
 )
 
 func TestGatewayNode(t *testing.T) {
-	l := lab.NewGateway(t, ovsgwBin, lab.GatewayYAML, true)
+	l := lab.NewGateway(t, ovsgwBin, servicesYAML(t), true)
 
 	t.Run("remote instance reaches local VM", func(t *testing.T) {
 		l.BMS1.MustPing(t, l.VM.IP)
@@ -28,16 +30,13 @@ func TestGatewayNode(t *testing.T) {
 		l.BMS1.MustTCP(t, l.VM, 5001)
 	})
 	t.Run("IPv6 neighbour discovery and pings pass (link-local)", func(t *testing.T) {
-		out := l.VM.MustExec(t, "ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link")
-		m := regexp.MustCompile(`inet6 (fe80::[0-9a-f:]+)/64`).FindStringSubmatch(out)
-		if m == nil {
-			t.Fatalf("vm1 has no link-local address: %s", out)
-		}
+		ll := linkLocal(t, l.VM)
 		lab.Eventually(t, 10*time.Second, "bms1 pings vm1 over IPv6", func() error {
-			_, err := l.BMS1.Exec("ping", "-6", "-c", "2", "-W", "1", m[1]+"%eth0")
+			_, err := l.BMS1.Exec("ping", "-6", "-c", "2", "-W", "1", ll+"%eth0")
 			return err
 		})
 	})
+	t.Run("node services", func(t *testing.T) { testServices(t, l) })
 	t.Run("VNs are isolated", func(t *testing.T) {
 		l.BMS1.MustNotPing(t, l.BMS3.IP)
 		l.VM.MustNotPing(t, l.BMS3.IP)
@@ -99,8 +98,11 @@ func TestGatewayNode(t *testing.T) {
 			t.Fatalf("status text: %v\n%s", err, text)
 		}
 	})
-	t.Run("agent restart keeps every flow and loses no ping", func(t *testing.T) {
+	// The restarted agent runs confined as the packaged systemd unit confines it (its
+	// capability bounding set, no_new_privs): what the unit grants is all the agent needs.
+	t.Run("agent restart, confined as the packaged unit confines it, keeps every flow and loses no ping", func(t *testing.T) {
 		before := dumpFlows(t, l.GW, "br-int")
+		confined, want := confinedLikeUnit(t, l.Agent.Dir, l.Agent.Bin) // the agent's directory outlives this subtest
 		var wg sync.WaitGroup
 		var sent, received int
 		var pingOut string
@@ -113,7 +115,12 @@ func TestGatewayNode(t *testing.T) {
 		if err := l.Agent.Proc.Stop(); err != nil {
 			t.Fatal(err)
 		}
+		l.Agent.Bin = confined
 		l.Agent.Start(t)
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", l.Agent.Proc.Pid))
+		if got := statusFields(string(status), "CapBnd", "NoNewPrivs"); err != nil || got["CapBnd"] != want["CapBnd"] || got["NoNewPrivs"] != want["NoNewPrivs"] {
+			t.Fatalf("the agent is not confined like the unit: %v %v, want %v", err, got, want)
+		}
 		l.WaitBound(t, "vm1", "bms1", "bms2", "bms3")
 		wg.Wait()
 		if sent == 0 || received != sent {
@@ -127,6 +134,45 @@ func TestGatewayNode(t *testing.T) {
 			if f.Duration < before[k].Duration {
 				t.Errorf("flow re-added (duration %.3f < %.3f): %s", f.Duration, before[k].Duration, k)
 			}
+		}
+	})
+	t.Run("ovsgw trace follows a VMI's packet to its verdict", func(t *testing.T) {
+		// Delivered locally: every step named, golden; the verdicts the pings above proved.
+		r := traceOK(t, l.Agent, "--vmi", "bms1", "--dst-ip", l.VM.IP)
+		wantSteps := []string{"classify vmi bms1", "port-security vmi bms1", "arp-responder pipeline default",
+			"route-classify pipeline default", "conntrack vn blue", "ct-state pipeline default", "network-policy pipeline default", "egress-acl pipeline default",
+			"l2-lookup vmi vm1", "ingress-acl pipeline default", "ct-commit vn blue", "output vmi vm1"}
+		if got := stepNames(r); !slices.Equal(got, wantSteps) {
+			t.Errorf("steps %q,\nwant %q", got, wantSteps)
+		}
+		for _, c := range []struct {
+			args    []string
+			verdict string
+		}{
+			{[]string{"--vmi", "bms1", "--dst-ip", l.VM.IP}, "delivered to VMI vm1 via port vm1p"},
+			{[]string{"--vmi", "vm1", "--dst-ip", l.BMS2.IP}, "delivered to VMI bms2 via eth1 VLAN 101"},
+			{[]string{"--vmi", "bms1", "--dst-ip", l.BMS2.IP, "--proto", "udp", "--dst-port", "53"}, "delivered to VMI bms2 via eth1 VLAN 101"},
+			{[]string{"--vmi", "bms1", "--dst-ip", "fe80::2:1", "--dst-mac", l.VM.MAC, "--src-ip", "fe80::1:a", "--proto", "icmpv6"},
+				"delivered to VMI vm1 via port vm1p"},
+			{[]string{"--vmi", "bms1", "--dst-ip", l.BMS2.IP, "--src-ip", "10.1.0.77"},
+				"dropped by port security of VMI bms1: the source MAC, IP or ARP claim is not the VMI's"},
+			{[]string{"--vmi", "bms1", "--dst-ip", l.BMS2.IP, "--src-mac", "02:00:00:00:0f:0f"},
+				"dropped by port security of VMI bms1: the source MAC, IP or ARP claim is not the VMI's"},
+			{[]string{"--vmi", "bms1", "--dst-ip", l.VM.IP, "--from-vlan", "300"},
+				"dropped: unknown VLAN: no logical interface of physical interface eth1 claims VLAN 300"},
+			{[]string{"--vmi", "bms1", "--dst-ip", l.VM.IP, "--from-vlan", "0"},
+				"dropped: unknown VLAN: no logical interface of physical interface eth1 claims untagged frames"},
+		} {
+			if r := traceOK(t, l.Agent, c.args...); r.Verdict.Text != c.verdict {
+				t.Errorf("trace %v: verdict %q,\nwant %q\n%s", c.args, r.Verdict.Text, c.verdict, r.OfprotoTrace)
+			}
+		}
+		text, err := l.Agent.CLI("trace", "--vmi", "vm1", "--dst-ip", l.BMS2.IP)
+		if err != nil || !strings.Contains(text, "output         [vmi bms2]") || !strings.HasSuffix(text, "\nverdict: delivered to VMI bms2 via eth1 VLAN 101\n") {
+			t.Errorf("text trace: %v\n%s", err, text)
+		}
+		if out, err := l.Agent.CLI("trace", "--vmi", "nosuch", "--dst-ip", l.VM.IP); err == nil || !strings.Contains(out, "--vmi nosuch: no such VMI in the config in force") {
+			t.Errorf("trace of an unknown VMI: %v\n%s", err, out)
 		}
 	})
 	t.Run("invalid reload keeps the running config", func(t *testing.T) {
@@ -198,4 +244,21 @@ func TestGatewayNode(t *testing.T) {
 		l.BMS2.MustNotPing(t, l.VM.IP)
 		l.BMS1.MustPing(t, l.VM.IP)
 	})
+	t.Run("routing between VNs on one node", func(t *testing.T) { testRoutingOnOneNode(t, l) })
+}
+
+// linkLocal is a host's IPv6 link-local address on eth0.
+func linkLocal(t *testing.T, h *testbed.Host) string {
+	t.Helper()
+	var addr string
+	lab.Eventually(t, 10*time.Second, h.Name+" has a link-local address", func() error {
+		out := h.MustExec(t, "ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link")
+		m := regexp.MustCompile(`inet6 (fe80::[0-9a-f:]+)/64`).FindStringSubmatch(out)
+		if m == nil || strings.Contains(out, "tentative") {
+			return fmt.Errorf("%s", out)
+		}
+		addr = m[1]
+		return nil
+	})
+	return addr
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ovsgw/ovsgw/ovsdb/ovstls/ovstlstest"
 	"github.com/ovsgw/ovsgw/test/testbed"
 )
 
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	ovstlstest.RemoveShared()
 	os.Exit(code)
 }
 

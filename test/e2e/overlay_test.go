@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ovsgw/ovsgw/gateway/control"
+	"github.com/ovsgw/ovsgw/ovsdb/configdb/configdbtest"
 	"github.com/ovsgw/ovsgw/test/lab"
 	"github.com/ovsgw/ovsgw/test/testbed"
 )
@@ -45,7 +46,10 @@ securityGroups:
 `
 
 // overlayLab is three nodes, each its own namespace with its own OVS and agent, joined by an
-// underlay switch, following one config in a 3-member Raft cluster.
+// underlay switch, following one config in a 3-member Raft cluster. The cluster's database
+// is created with this schema stripped of its constraints, as 1.2.0's had none, and converted
+// to this one while the agents run (an upgrade): what runs before the conversion runs on a
+// database that takes any value.
 type overlayLab struct {
 	cluster          *raftCluster
 	nodes            map[string]*testbed.Node
@@ -57,7 +61,7 @@ type overlayLab struct {
 }
 
 func newOverlayLab(t testing.TB) *overlayLab {
-	l := &overlayLab{cluster: startCluster(t), nodes: map[string]*testbed.Node{}, agents: map[string]*testbed.Agent{}}
+	l := &overlayLab{cluster: startClusterWith(t, configdbtest.Unconstrained(t)), nodes: map[string]*testbed.Node{}, agents: map[string]*testbed.Agent{}}
 	l.dbCL = l.cluster.endpoints()
 	dir := t.TempDir()
 	l.configFile = filepath.Join(dir, "gateway.yaml")
@@ -104,7 +108,7 @@ func startAgents(t testing.TB, nodes map[string]*testbed.Node, names []string, c
 	for i, name := range names {
 		agents[name] = testbed.NewAgent(t, ovsgwBin, nodes[name], testbed.AgentOptions{
 			Hostname: name, GatewayMode: slices.Contains(gateway, name), TunnelIP: tunnelIP(i),
-			ConfigDB: cluster.unixEndpoints()}, "")
+			ConfigDB: cluster.unixEndpoints(), MetricsAddress: lab.MetricsAddress}, "")
 	}
 	return agents
 }
@@ -187,6 +191,28 @@ func TestOverlayThreeNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("ovsgw trace follows a packet into the tunnel to the node of its destination", func(t *testing.T) {
+		r := traceOK(t, l.agents["gw1"], "--vmi", "bms1", "--dst-ip", l.vm1.IP)
+		if want := "delivered to VMI vm1 on node c1 via the tunnel to " + tunnelIP(1) + " (VNI 5001)"; r.Verdict.Text != want {
+			t.Errorf("verdict %q, want %q\n%s", r.Verdict.Text, want, r.OfprotoTrace)
+		}
+		if d := r.Verdict.Delivered; len(d) != 1 || d[0].Via != "tunnel" || d[0].Node != "c1" || d[0].TunnelIP != tunnelIP(1) || d[0].VNI != 5001 {
+			t.Errorf("delivery %+v", d)
+		}
+		// A broadcast is flooded to both other nodes with members of blue.
+		r = traceOK(t, l.agents["gw1"], "--vmi", "bms1", "--dst-ip", "10.1.0.99", "--dst-mac", "ff:ff:ff:ff:ff:ff")
+		var nodes []string
+		for _, d := range r.Verdict.Delivered {
+			nodes = append(nodes, d.Node)
+		}
+		if !slices.Equal(nodes, []string{"c1", "c2"}) {
+			t.Errorf("broadcast delivered to nodes %v, want c1 and c2: %s", nodes, r.Verdict.Text)
+		}
+		if out, err := l.agents["gw1"].CLI("trace", "--vmi", "vm1", "--dst-ip", l.bms1.IP); err == nil ||
+			!strings.Contains(out, "--vmi vm1 is bound on node c1, not on gw1: trace it there") {
+			t.Errorf("trace of a VMI bound on another node: %v\n%s", err, out)
+		}
+	})
 	t.Run("VNs stay isolated across nodes", func(t *testing.T) {
 		l.bms1.MustNotPing(t, l.vm3.IP)
 		l.vm1.MustNotPing(t, l.vm3.IP)
@@ -202,6 +228,18 @@ func TestOverlayThreeNodes(t *testing.T) {
 				t.Errorf("db show lacks %q:\n%s", want, out)
 			}
 		}
+	})
+	t.Run("a config row out of range is refused whole: agents keep the config in force and say why", func(t *testing.T) {
+		l.configRowOutOfRange(t)
+	})
+	t.Run("a peer's rows out of range are skipped and counted; syncing goes on", func(t *testing.T) {
+		l.peerRowsOutOfRange(t)
+	})
+	t.Run("the database is converted to this schema while the agents run; traffic never stops", func(t *testing.T) {
+		l.convertSchema(t)
+	})
+	t.Run("routing between VNs across nodes, from the config DB", func(t *testing.T) {
+		l.routeAcrossNodes(t)
 	})
 	t.Run("a VM moved to another node keeps working", func(t *testing.T) {
 		c1, c2 := l.nodes["c1"], l.nodes["c2"]

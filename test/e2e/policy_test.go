@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,18 +36,40 @@ securityGroups:
 	return c
 }
 
+// remoteGroupYAML gives subject a group "members" that admits TCP 7000 from the VMIs of group
+// "friends"; bms2, the peer, is in "friends" when peerIsFriend.
+func remoteGroupYAML(subject string, peerIsFriend bool) string {
+	c := lab.GatewayYAML + `securityGroups:
+  - name: members
+    rules:
+      - {direction: ingress, protocol: tcp, ports: "7000", remoteGroup: friends}
+      - {direction: egress}
+  - name: friends
+    rules:
+      - {direction: ingress}
+      - {direction: egress}
+`
+	c = strings.Replace(c, "{name: "+subject+", network: blue,", "{name: "+subject+", securityGroups: [members], network: blue,", 1)
+	if peerIsFriend {
+		c = strings.Replace(c, "{name: bms2, network: blue,", "{name: bms2, securityGroups: [friends], network: blue,", 1)
+	}
+	return c
+}
+
 // TestPoliciesTreatRemoteAndLocalAlike runs one matrix of policy and port-security checks over a
 // remote instance (behind the ToR, on a VLAN) and a local VM, with bms2 as their peer: the
 // outcomes must be identical.
 func TestPoliciesTreatRemoteAndLocalAlike(t *testing.T) {
 	l := lab.NewGateway(t, ovsgwBin, lab.GatewayYAML, true)
-	peer := l.BMS2
+	peer := l.BMS2 // VMI bms2
 	// The peer accepts unsolicited ARP, so a forged announcement that got through would show.
 	peer.MustExec(t, "sysctl", "-qw", "net.ipv4.conf.eth0.arp_accept=1")
+	t.Run("metrics: promtool accepts them; traffic, spoofed frames and config changes move them", func(t *testing.T) { testMetrics(t, l) })
 	for _, sub := range []struct {
 		kind, vmi string
 		host      *testbed.Host
-	}{{"remote instance", "bms1", l.BMS1}, {"local VM", "vm1", l.VM}} {
+		via       string // how the switch reaches it, as ovsgw trace says
+	}{{"remote instance", "bms1", l.BMS1, "eth1 VLAN 100"}, {"local VM", "vm1", l.VM, "port vm1p"}} {
 		s := sub.host
 		drops := func(reason string) uint64 {
 			st := l.Status(t)
@@ -112,7 +135,31 @@ func TestPoliciesTreatRemoteAndLocalAlike(t *testing.T) {
 					t.Errorf("security group drops of %s did not grow: %d -> %d", sub.vmi, before, after)
 				}
 			})
+			t.Run("ovsgw trace names the security groups that drop it", func(t *testing.T) {
+				r := traceOK(t, l.Agent, "--vmi", "bms2", "--dst-ip", s.IP, "--proto", "tcp", "--dst-port", "8081")
+				want := fmt.Sprintf("dropped by the security groups of VMI %s: no ingress rule of server allows it", sub.vmi)
+				if d := r.Verdict.Dropped; r.Verdict.Text != want || d == nil || d.TableName != "ingress-acl" || d.Direction != "ingress" ||
+					!slices.Equal(d.SecurityGroups, []string{"server"}) {
+					t.Errorf("verdict %+v, want %q\n%s", r.Verdict, want, r.OfprotoTrace)
+				}
+				r = traceOK(t, l.Agent, "--vmi", "bms2", "--dst-ip", s.IP, "--proto", "tcp", "--dst-port", "8080")
+				if want := "delivered to VMI " + sub.vmi + " via " + sub.via; r.Verdict.Text != want {
+					t.Errorf("verdict %q, want %q\n%s", r.Verdict.Text, want, r.OfprotoTrace)
+				}
+			})
 			t.Run("allowed ICMP passes", func(t *testing.T) { peer.MustPing(t, s.IP) })
+			t.Run("IPv6 neighbour discovery reaches a VMI with security groups", func(t *testing.T) {
+				ll := linkLocal(t, s)
+				peer.Exec("ip", "-6", "neigh", "flush", "dev", "eth0")
+				lab.Eventually(t, 10*time.Second, "the peer resolves "+sub.vmi+"'s link-local address", func() error {
+					peer.Exec("ping", "-6", "-c", "1", "-W", "1", ll+"%eth0") // the echo itself no rule allows
+					out, _ := peer.Exec("ip", "-6", "neigh", "show", ll, "dev", "eth0")
+					if !strings.Contains(strings.ToLower(out), "lladdr "+strings.ToLower(s.MAC)) {
+						return fmt.Errorf("neighbour entry: %q", out)
+					}
+					return nil
+				})
+			})
 			t.Run("changing a rule keeps the established connections it still allows", func(t *testing.T) {
 				sess, err := peer.OpenSession(t, s, 8080)
 				if err != nil {
@@ -144,6 +191,11 @@ func TestPoliciesTreatRemoteAndLocalAlike(t *testing.T) {
 				if after := l.Status(t).Drops.ByReason["policy-deny"]; after <= before {
 					t.Errorf("policy-deny drops did not grow: %d -> %d", before, after)
 				}
+				r := traceOK(t, l.Agent, "--vmi", "bms2", "--dst-ip", s.IP, "--proto", "tcp", "--dst-port", "8080")
+				if d := r.Verdict.Dropped; d == nil || d.Policy != "deny-port" || d.Rule == nil || *d.Rule != 0 ||
+					r.Verdict.Text != "dropped by rule 0 of network policy deny-port (VN blue)" {
+					t.Errorf("trace verdict %+v\n%s", r.Verdict, r.OfprotoTrace)
+				}
 			})
 
 			l.SetConfig(t, policyYAML(sub.vmi, []string{"client"}, "8080", 0))
@@ -158,6 +210,31 @@ func TestPoliciesTreatRemoteAndLocalAlike(t *testing.T) {
 				}
 			})
 			t.Run("ICMP no rule allows is dropped", func(t *testing.T) { peer.MustNotPing(t, s.IP) })
+			t.Run("ovsgw trace names the egress rules that drop it", func(t *testing.T) {
+				r := traceOK(t, l.Agent, "--vmi", sub.vmi, "--dst-ip", peer.IP)
+				want := fmt.Sprintf("dropped by the security groups of VMI %s: no egress rule of client allows it", sub.vmi)
+				if d := r.Verdict.Dropped; r.Verdict.Text != want || d == nil || d.TableName != "egress-acl" {
+					t.Errorf("verdict %+v, want %q\n%s", r.Verdict, want, r.OfprotoTrace)
+				}
+			})
+
+			// A remote-group rule (compiled as a conjunctive match) admits the group's members
+			// and follows the group's membership.
+			l.SetConfig(t, remoteGroupYAML(sub.vmi, true))
+			t.Run("remote-group rule admits a member", func(t *testing.T) {
+				if err := peer.TCP(t, s, 7000); err != nil {
+					t.Fatal(err)
+				}
+				if err := peer.TCPBlocked(t, s, 7001); err != nil {
+					t.Fatal(err)
+				}
+			})
+			l.SetConfig(t, remoteGroupYAML(sub.vmi, false))
+			t.Run("remote-group rule refuses a VMI that left the group", func(t *testing.T) {
+				if err := peer.TCPBlocked(t, s, 7000); err != nil {
+					t.Fatal(err)
+				}
+			})
 		})
 	}
 }

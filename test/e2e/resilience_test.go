@@ -441,3 +441,66 @@ func TestResilienceConfigBurst(t *testing.T) {
 		t.Errorf("after the burst the groups differ from a fresh agent's:\n%v\nwant\n%v", g, w)
 	}
 }
+
+// inPlaceRewrites is how many times TestResilienceConfigRewrittenInPlace rewrites the file.
+const inPlaceRewrites = 100
+
+// rewriteInPlace writes text over path the way `cp` or an editor saving in place does: open
+// with truncation, write in pieces with pauses between them, close. In between, the file is
+// empty or a prefix of text, which may well parse as a smaller, valid config.
+func rewriteInPlace(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range []string{text[:len(text)/3], text[len(text)/3 : 2*len(text)/3], text[2*len(text)/3:]} {
+		if _, err := f.WriteString(part); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A config file rewritten in place many times while traffic flows is never put in force half
+// written: no ping is lost, no config is refused, and the bridge ends on the last content.
+func TestResilienceConfigRewrittenInPlace(t *testing.T) {
+	l := lab.NewGateway(t, ovsgwBin, lab.GatewayYAML, true)
+	l.BMS1.MustPing(t, l.VM.IP)
+	even, odd := burstYAML(1), burstYAML(2) // bms3 at 10.1.0.101 or 10.1.0.102, and extra VMIs
+	genBefore := l.Status(t).ConfigGeneration
+	pings := startPings(l.BMS1, l.VM.IP, 40)
+	for i := 0; i < inPlaceRewrites; i++ {
+		text := even
+		if i%2 == 1 {
+			text = odd
+		}
+		rewriteInPlace(t, l.Agent.YAML, text)
+		time.Sleep(30 * time.Millisecond) // longer than the agent's burst gap: each rewrite is seen on its own
+	}
+	pings.requireNoLoss(t, "the in-place rewrites")
+	var gens int
+	lab.Eventually(t, 20*time.Second, "agent settled on the last config", func() error {
+		s := l.Status(t)
+		if s.SyncedGeneration != s.ConfigGeneration || s.LastSyncError != "" {
+			return fmt.Errorf("generation %d of %d, sync error %q", s.SyncedGeneration, s.ConfigGeneration, s.LastSyncError)
+		}
+		gens = s.ConfigGeneration - genBefore
+		return nil
+	})
+	s := l.Status(t)
+	t.Logf("%d in-place rewrites put %d configs in force", inPlaceRewrites, gens)
+	if s.LastConfigError != "" || strings.Contains(l.Agent.LogText(), "refused") {
+		t.Errorf("a config was refused during the rewrites (a partial file was read): %q", s.LastConfigError)
+	}
+	if gens < inPlaceRewrites/10 {
+		t.Errorf("%d rewrites put only %d configs in force: the agent did not follow them", inPlaceRewrites, gens)
+	}
+	flows := l.GW.MustOfctl(t, "dump-flows", "br-int")
+	if !strings.Contains(flows, "arp_tpa=10.1.0.102") || strings.Contains(flows, "arp_tpa=10.1.0.101") {
+		t.Errorf("the bridge does not hold the last config (bms3 at 10.1.0.102):\n%s", flows)
+	}
+}

@@ -50,6 +50,14 @@ virtualMachineInterfaces:
   - {name: vm1, network: blue, mac: "02:00:00:00:02:01", instanceIPs: [{address: 10.1.0.20}]}
 `
 
+// MetricsAddress is where the lab's agent serves its metrics, in gw1's namespace (its own
+// loopback: nothing listens in the root namespace).
+const MetricsAddress = "127.0.0.1:9476"
+
+// metricsInterval (seconds) is the shortest metrics_interval, so that a test sees the switch's
+// counters move in the metrics within a second or two.
+const metricsInterval = 1
+
 // Gateway is one gateway node behind a ToR switch:
 //
 //	bms1 (VLAN 100) ─┐
@@ -81,7 +89,8 @@ func NewGateway(t T, bin, yaml string, gatewayMode bool) *Gateway {
 	l.Stranger = tor.AddHost(t, "stranger", 300, "02:00:00:00:01:0f", "10.1.0.99/24")
 	l.Untagged = tor.AddHost(t, "untagged", 999, "02:00:00:00:01:0e", "10.1.0.98/24")
 	l.VM = testbed.NewHost(t, "vm1", gw, "vm1p", "02:00:00:00:02:01", "10.1.0.20/24")
-	l.Agent = testbed.NewAgent(t, bin, gw, testbed.AgentOptions{Hostname: "gw1", GatewayMode: gatewayMode}, yaml)
+	l.Agent = testbed.NewAgent(t, bin, gw, testbed.AgentOptions{Hostname: "gw1", GatewayMode: gatewayMode,
+		MetricsAddress: MetricsAddress, MetricsInterval: metricsInterval}, yaml)
 	// Plug the VM the way a hypervisor does: a port carrying the VMI's name as iface-id.
 	Eventually(t, 10*time.Second, "bridge br-int created by the agent", func() error {
 		_, err := gw.Vsctl("br-exists", "br-int")
@@ -94,6 +103,23 @@ func NewGateway(t T, bin, yaml string, gatewayMode bool) *Gateway {
 		l.WaitBound(t, "vm1")
 	}
 	return l
+}
+
+// Metrics scrapes the agent's metrics and returns the text.
+func (l *Gateway) Metrics(t T) string {
+	t.Helper()
+	return Scrape(t, l.GW)
+}
+
+// Scrape reads the metrics of the agent on node, served at MetricsAddress, with curl inside the
+// node's namespace.
+func Scrape(t T, node *testbed.Node) string {
+	t.Helper()
+	out, err := node.Exec("curl", "-sSf", "--max-time", "10", "http://"+MetricsAddress+"/metrics")
+	if err != nil {
+		t.Fatalf("scrape the metrics of the agent on %s: %v", node.Name, err)
+	}
+	return out
 }
 
 // Status asks the agent for its status.

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ovsgw/ovsgw/ovsdb/ovstls"
 )
 
 // AgentOptions configure an ovsgw agent on a node.
@@ -15,22 +17,34 @@ type AgentOptions struct {
 	Bridge        string // default "br-int"
 	GatewayMode   bool
 	MaxInterfaces int    // 0: the agent's default
+	MaxFlows      int    // 0: the agent's default
 	TunnelIP      string // [OVERLAY] tunnel_ip; "" = no overlay
 	ConfigDB      string // config DB endpoints, comma-separated: the config comes from there
+	// ConfigDBTLS are the [CONFIG] ssl_* settings of ssl: ConfigDB endpoints.
+	ConfigDBTLS ovstls.Files
+	// ConfigDir serves the config from a directory of YAML files (`[CONFIG] file = DIR`):
+	// Agent.ConfigDir, where the YAML given to NewAgent or PrepareAgent, unless empty, is
+	// gateway.yaml.
+	ConfigDir bool
+	// MetricsAddress is [DEFAULT] metrics_address (in the node's namespace); "" = no metrics.
+	MetricsAddress string
+	// MetricsInterval is [DEFAULT] metrics_interval in seconds; 0: the agent's default.
+	MetricsInterval int
 }
 
 // Agent is an ovsgw agent process running inside a node's namespace, beside its OVS, with its
 // INI config, gateway YAML, control socket and log in a directory of its own.
 type Agent struct {
-	Node   *Node
-	Bin    string
-	Dir    string
-	Conf   string // agent INI path
-	YAML   string // gateway config path
-	Socket string // control socket path
-	Log    string
-	Bridge string
-	Proc   *Proc
+	Node      *Node
+	Bin       string
+	Dir       string
+	Conf      string // agent INI path
+	YAML      string // gateway config path (in ConfigDir, when the config is a directory)
+	ConfigDir string // the directory of gateway YAML files (AgentOptions.ConfigDir), else ""
+	Socket    string // control socket path
+	Log       string
+	Bridge    string
+	Proc      *Proc
 
 	owner T // the test that made the agent: its cleanup stops every incarnation
 }
@@ -57,6 +71,14 @@ func PrepareAgent(t T, bin string, node *Node, opts AgentOptions, yaml string) *
 	}
 	a := &Agent{Node: node, Bin: bin, Dir: dir, Conf: filepath.Join(dir, "agent.conf"), YAML: filepath.Join(dir, "gateway.yaml"),
 		Socket: filepath.Join(dir, "ovsgw.sock"), Log: filepath.Join(dir, "agent.log"), Bridge: opts.Bridge, owner: t}
+	configPath := a.YAML
+	if opts.ConfigDir {
+		a.ConfigDir = filepath.Join(dir, "gateway.d")
+		if err := os.Mkdir(a.ConfigDir, 0o755); err != nil {
+			t.Fatalf("testbed: %v", err)
+		}
+		a.YAML, configPath = filepath.Join(a.ConfigDir, "gateway.yaml"), a.ConfigDir
+	}
 	var b strings.Builder
 	if opts.GatewayMode {
 		b.WriteString("gateway_mode = server\n")
@@ -65,12 +87,27 @@ func PrepareAgent(t T, bin string, node *Node, opts AgentOptions, yaml string) *
 	if opts.MaxInterfaces > 0 {
 		fmt.Fprintf(&b, "max_interfaces = %d\n", opts.MaxInterfaces)
 	}
+	if opts.MaxFlows > 0 {
+		fmt.Fprintf(&b, "max_flows = %d\n", opts.MaxFlows)
+	}
+	if opts.MetricsAddress != "" {
+		fmt.Fprintf(&b, "metrics_address = %s\n", opts.MetricsAddress)
+	}
+	if opts.MetricsInterval > 0 {
+		fmt.Fprintf(&b, "metrics_interval = %d\n", opts.MetricsInterval)
+	}
 	fmt.Fprintf(&b, "[OVS]\novsdb = %s\nbridge = %s\ndatapath_type = netdev\nvswitchd_ctl = %s\n",
 		node.DBSocket(), opts.Bridge, node.VswitchdCtl())
 	if opts.ConfigDB != "" {
 		fmt.Fprintf(&b, "[CONFIG]\nsource = ovsdb:%s\n", opts.ConfigDB)
+		if f := opts.ConfigDBTLS; f.Given() {
+			fmt.Fprintf(&b, "ssl_private_key = %s\nssl_certificate = %s\nssl_ca_cert = %s\n", f.PrivateKey, f.Certificate, f.CACert)
+			if len(f.PeerCommonNames) > 0 {
+				fmt.Fprintf(&b, "ssl_peer_common_name = %s\n", strings.Join(f.PeerCommonNames, ","))
+			}
+		}
 	} else {
-		fmt.Fprintf(&b, "[CONFIG]\nfile = %s\n", a.YAML)
+		fmt.Fprintf(&b, "[CONFIG]\nfile = %s\n", configPath)
 	}
 	if opts.TunnelIP != "" {
 		fmt.Fprintf(&b, "[OVERLAY]\ntunnel_ip = %s\n", opts.TunnelIP)
@@ -78,7 +115,9 @@ func PrepareAgent(t T, bin string, node *Node, opts AgentOptions, yaml string) *
 	if err := os.WriteFile(a.Conf, []byte(b.String()), 0o644); err != nil {
 		t.Fatalf("testbed: %v", err)
 	}
-	a.WriteConfig(t, yaml)
+	if yaml != "" || !opts.ConfigDir {
+		a.WriteConfig(t, yaml)
+	}
 	t.Cleanup(func() {
 		if data, err := os.ReadFile(a.Log); err == nil && failed(t) {
 			t.Logf("agent log of %s:\n%s", node.Name, tail(string(data), 60))
@@ -115,9 +154,55 @@ func (a *Agent) WriteConfig(t T, yaml string) {
 	}
 }
 
+// WriteConfigFile writes the file name of the config directory in place, as a tool that owns
+// one file per object does: create or truncate, write, close. The agent reads a file only
+// once its writer has closed it.
+func (a *Agent) WriteConfigFile(t T, name, yaml string) {
+	t.Helper()
+	if a.ConfigDir == "" {
+		t.Fatalf("testbed: agent on %s has no config directory", a.Node.Name)
+	}
+	if err := os.WriteFile(filepath.Join(a.ConfigDir, name), []byte(yaml), 0o644); err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
+}
+
+// RemoveConfigFile removes the file name from the config directory.
+func (a *Agent) RemoveConfigFile(t T, name string) {
+	t.Helper()
+	if a.ConfigDir == "" {
+		t.Fatalf("testbed: agent on %s has no config directory", a.Node.Name)
+	}
+	if err := os.Remove(filepath.Join(a.ConfigDir, name)); err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
+}
+
 // Start starts the agent process and waits for its control socket. The process is stopped when
 // the test that created the agent ends, even if t is a subtest that restarts it.
 func (a *Agent) Start(t T) {
+	t.Helper()
+	a.Launch(t)
+	err := waitFor(15*time.Second, func() error {
+		if done, werr := a.Proc.Exited(); done {
+			return fmt.Errorf("agent exited: %v", werr)
+		}
+		// In database mode the socket answers while the agent waits for the database.
+		out, err := a.CLI("status", "--no-bindings", "--no-counters")
+		if err == nil && strings.Contains(out, "waiting:") {
+			err = fmt.Errorf("still %s", out)
+		}
+		return err
+	})
+	if err != nil {
+		data, _ := os.ReadFile(a.Log)
+		t.Fatalf("testbed: agent on %s did not come up: %v\n%s", a.Node.Name, err, tail(string(data), 40))
+	}
+}
+
+// Launch starts the agent process without waiting for it (Start waits); it is stopped when the
+// test that created the agent ends.
+func (a *Agent) Launch(t T) {
 	t.Helper()
 	p, err := startProc(a.Node.Name, a.Log, nil, []string{a.Bin, "agent", "--config", a.Conf})
 	if err != nil {
@@ -129,17 +214,6 @@ func (a *Agent) Start(t T) {
 			a.owner.Logf("testbed: cleanup: %v", err)
 		}
 	})
-	err = waitFor(15*time.Second, func() error {
-		if done, werr := a.Proc.Exited(); done {
-			return fmt.Errorf("agent exited: %v", werr)
-		}
-		_, err := a.CLI("status")
-		return err
-	})
-	if err != nil {
-		data, _ := os.ReadFile(a.Log)
-		t.Fatalf("testbed: agent on %s did not come up: %v\n%s", a.Node.Name, err, tail(string(data), 40))
-	}
 }
 
 // CLI runs an ovsgw subcommand against this agent's control socket (args first, then

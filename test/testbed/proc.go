@@ -47,7 +47,10 @@ func startProc(ns string, logPath string, env []string, args []string) (*Proc, e
 	cmd.Stdout, cmd.Stderr = out, out
 	// If the test binary dies without running cleanups (timeout panic,
 	// SIGKILL) the daemons must not outlive it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its own process group, so that the children it starts (ovs-vtep runs vtep-ctl and
+	// ovs-vsctl) can be stopped with it: an orphaned one was seen hanging for half an hour and
+	// stalling every later emulator.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		return nil, fmt.Errorf("start %s: %w", strings.Join(args, " "), err)
@@ -82,9 +85,16 @@ func (p *Proc) Stop() error {
 
 func (p *Proc) stop() error {
 	if p.signal(syscall.SIGTERM) && p.wait(stopGrace) {
+		p.killGroup()
 		return nil
 	}
 	return p.Kill()
+}
+
+// killGroup ends what is left of the process's group once the process is gone: the children it
+// started and did not wait for. The group is the one of the pid we started (it leads it).
+func (p *Proc) killGroup() {
+	_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
 }
 
 // Kill sends SIGKILL and waits for the process to be gone. Crash tests use
@@ -94,6 +104,7 @@ func (p *Proc) Kill() error {
 	if !p.wait(stopGrace) {
 		return fmt.Errorf("pid %d (%s) survived SIGKILL", p.Pid, p.Args[0])
 	}
+	p.killGroup()
 	return nil
 }
 

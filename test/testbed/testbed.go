@@ -29,7 +29,7 @@ type T interface {
 }
 
 // InstallHint is the command that installs every prerequisite on Debian.
-const InstallHint = "scripts/install-deps.sh (or: apt-get install -y openvswitch-switch openvswitch-vtep iproute2 iputils-ping ethtool netcat-openbsd)"
+const InstallHint = "scripts/install-deps.sh (or: apt-get install -y openvswitch-switch openvswitch-vtep iproute2 iputils-ping ethtool netcat-openbsd iputils-arping udhcpc isc-dhcp-client curl prometheus)"
 
 // commands maps every external program the testbed runs to its Debian package.
 var commands = []struct{ name, pkg string }{
@@ -45,6 +45,10 @@ var commands = []struct{ name, pkg string }{
 	{"nc.openbsd", "netcat-openbsd"}, // MustTCP needs its -N
 	{"arping", "iputils-arping"},     // forged and answered ARP in the policy tests
 	{"ss", "iproute2"},
+	{"udhcpc", "udhcpc"}, // real DHCPv4 clients for the node's DHCP server
+	{"dhclient", "isc-dhcp-client"},
+	{"curl", "curl"},           // scrapes an agent's metrics inside its node's namespace
+	{"promtool", "prometheus"}, // checks what it serves
 }
 
 var (

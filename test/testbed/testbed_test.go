@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ovsgw/ovsgw/ovsdb/configdb"
 )
 
 // Hosts share one subnet across VLANs on purpose: only VLAN separation
@@ -213,5 +216,62 @@ func TestProcStop(t *testing.T) {
 	}
 	if done, _ := p.Exited(); !done || time.Since(start) > stopGrace {
 		t.Fatalf("sleep not stopped promptly by SIGTERM (done=%v after %v)", done, time.Since(start))
+	}
+}
+
+func TestConfigDBServesAndGoes(t *testing.T) {
+	Require(t)
+	var db *ConfigDB
+	ok := t.Run("configdb", func(t *testing.T) {
+		ns := NewNS(t, "cfgdb")
+		db = NewConfigDB(t, ns, "../../schemas/gateway.ovsschema")
+		if !strings.HasPrefix(db.Endpoint, "unix:"+db.Dir+"/") {
+			t.Errorf("endpoint %s is not a unix socket in %s", db.Endpoint, db.Dir)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := configdb.Connect(ctx, []string{db.Endpoint})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.PublishNode(ctx, configdb.NodeState{Hostname: "n1"}); err != nil {
+			t.Fatal(err)
+		}
+		if nodes := c.Nodes(); len(nodes) != 1 || nodes[0].Hostname != "n1" {
+			t.Errorf("nodes %+v, want n1", nodes)
+		}
+	})
+	if !ok {
+		t.Fatal("sub-test failed")
+	}
+	if done, _ := db.Proc.Exited(); !done {
+		t.Errorf("config DB server pid %d still running", db.Proc.Pid)
+	}
+	if _, err := os.Stat(db.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("config DB dir %s left behind (stat: %v)", db.Dir, err)
+	}
+}
+
+func TestAgentConfigDir(t *testing.T) {
+	Require(t)
+	node := &Node{NS: &NS{Name: "unused"}, RunDir: t.TempDir()}
+	a := PrepareAgent(t, "/bin/false", node, AgentOptions{Hostname: "gw1", ConfigDir: true}, "")
+	conf, err := os.ReadFile(a.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(conf), "file = "+a.ConfigDir+"\n") {
+		t.Errorf("INI does not name the directory %s:\n%s", a.ConfigDir, conf)
+	}
+	if entries, _ := os.ReadDir(a.ConfigDir); len(entries) != 0 {
+		t.Errorf("an empty YAML wrote %d files", len(entries))
+	}
+	a.WriteConfigFile(t, "r1.yaml", "virtualNetworks: []\n")
+	a.WriteConfig(t, "virtualNetworks: []\n")
+	a.RemoveConfigFile(t, "r1.yaml")
+	entries, _ := os.ReadDir(a.ConfigDir)
+	if len(entries) != 1 || entries[0].Name() != "gateway.yaml" {
+		t.Errorf("directory holds %v, want gateway.yaml alone", entries)
 	}
 }

@@ -224,6 +224,18 @@ func (v *VTEP) emulator() *Proc {
 	return v.vtep
 }
 
+// EmulatorDown says why the emulator is not running (it exited), or nil while it runs.
+func (v *VTEP) EmulatorDown() error {
+	p := v.emulator()
+	if p == nil {
+		return fmt.Errorf("ovs-vtep on %s was never started", v.Name)
+	}
+	if done, werr := p.Exited(); done {
+		return fmt.Errorf("ovs-vtep on %s exited: %v", v.Name, werr)
+	}
+	return nil
+}
+
 // EmulatorLog returns ovs-vtep's log so far.
 func (v *VTEP) EmulatorLog() string {
 	data, _ := os.ReadFile(v.path("ovs-vtep.log"))
