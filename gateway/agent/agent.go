@@ -65,8 +65,9 @@ type Agent struct {
 	// (desired and installed), and what was last published.
 	engine            *pipeline.Engine
 	table             *openflow.FlowTable
-	published         []configdb.BindingState
-	publishedFrom     []pipeline.Binding // the engine's bindings that published came from
+	published         map[string]configdb.BindingState // by VMI; nil: not known (start, a failed write)
+	publishedFrom     []pipeline.Binding               // the engine's bindings that published came from
+	publishedSession  uint64                           // the config DB's LeaderChanges at that publish
 	reportedConflicts int
 	maxBundle         int // flow changes per bundle; 0: maxBundle (tests set fewer)
 	// foreignGroups are notices about groups in ovsgw's id ranges that are not ovsgw's, from the

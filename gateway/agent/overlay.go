@@ -103,29 +103,38 @@ const (
 )
 
 // publishBindings makes this node's Binding rows say where its VMIs are bound; it writes only
-// when they changed since the last successful publish.
+// when they changed since the last successful publish, and then only the rows that changed
+// (configdb's UpdateBindings); the whole list is compared with the node's rows
+// (PublishBindings) only when what stands in the DB is not known: at start, after an error or
+// a reconnect.
 func (a *Agent) publishBindings(ctx context.Context, bindings []pipeline.Binding) {
 	if a.db == nil {
 		return
 	}
+	// After a move to another session (a new leader, a member that came back), the rows may
+	// not be what this node wrote last: compare them all once.
+	session := a.db.LeaderChanges()
+	full := a.published == nil || session != a.publishedSession
 	// The engine hands out a new bindings slice only when it derived the node's state anew:
 	// the same slice as last published means nothing to compare, let alone write.
-	if a.published != nil && len(bindings) > 0 && len(a.publishedFrom) == len(bindings) && &a.publishedFrom[0] == &bindings[0] {
+	if !full && len(bindings) > 0 && len(a.publishedFrom) == len(bindings) && &a.publishedFrom[0] == &bindings[0] {
 		return
 	}
-	// Since when each binding holds its role: kept from this node's row while the role stays
-	// (across restarts too), else now, or one past the newest role_since of the VMI published
+	// Since when each binding holds its role: kept while the role stays (across restarts too:
+	// from this node's row), else now, or one past the newest role_since of the VMI published
 	// anywhere (configdb.NextRoleSince), so that a role taken after another's is newer.
 	now := time.Now()
-	mine := map[string]configdb.BindingState{}
-	newest := map[string]int64{}
-	for _, b := range a.db.Bindings() {
-		newest[b.VMI] = max(newest[b.VMI], b.RoleSince)
-		if b.Node == a.conf.Hostname {
-			mine[b.VMI] = b
+	mine := a.published
+	if full {
+		mine = map[string]configdb.BindingState{}
+		for _, b := range a.db.Bindings() {
+			if b.Node == a.conf.Hostname {
+				mine[b.VMI] = b
+			}
 		}
 	}
-	list := []configdb.BindingState{}
+	next := make(map[string]configdb.BindingState, len(mine))
+	var list, changed []configdb.BindingState
 	for _, b := range bindings {
 		if (!b.Bound && !b.Standby) || b.Kind == pipeline.BindingPeer {
 			continue
@@ -137,14 +146,27 @@ func (a *Agent) publishBindings(ctx context.Context, bindings []pipeline.Binding
 		if b.Standby {
 			role = configdb.RoleStandby
 		}
-		since := configdb.NextRoleSince(now, newest[b.VMI])
-		if prev, ok := mine[b.VMI]; ok && prev.Role == role && prev.RoleSince > 0 {
-			since = prev.RoleSince
+		st := configdb.BindingState{VMI: b.VMI, Node: a.conf.Hostname, Kind: kind, Port: b.Port,
+			PhysicalInterface: b.PhysicalInterface, VLAN: int(b.VLAN), Role: role}
+		prev, had := mine[b.VMI]
+		if had && prev.Role == role && prev.RoleSince > 0 {
+			st.RoleSince = prev.RoleSince
+		} else {
+			st.RoleSince = configdb.NextRoleSince(now, a.db.NewestRoleSince(b.VMI))
 		}
-		list = append(list, configdb.BindingState{VMI: b.VMI, Node: a.conf.Hostname, Kind: kind, Port: b.Port,
-			PhysicalInterface: b.PhysicalInterface, VLAN: int(b.VLAN), Role: role, RoleSince: since})
+		next[b.VMI] = st
+		list = append(list, st)
+		if !had || prev != st {
+			changed = append(changed, st)
+		}
 	}
-	if a.published != nil && slices.Equal(a.published, list) {
+	var removed []string
+	for vmi := range mine {
+		if _, ok := next[vmi]; !ok {
+			removed = append(removed, vmi)
+		}
+	}
+	if !full && len(changed) == 0 && len(removed) == 0 {
 		a.publishedFrom = bindings
 		return
 	}
@@ -152,13 +174,20 @@ func (a *Agent) publishBindings(ctx context.Context, bindings []pipeline.Binding
 	// role change) back: wait a little, then try again later.
 	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	if err := a.db.PublishBindings(pctx, a.conf.Hostname, list); err != nil {
+	var err error
+	if full {
+		err = a.db.PublishBindings(pctx, a.conf.Hostname, list)
+	} else {
+		slices.Sort(removed) // a stable transaction
+		err = a.db.UpdateBindings(pctx, a.conf.Hostname, changed, removed)
+	}
+	if err != nil {
 		a.published = nil
 		log.WithError(err).Warnf("cannot publish bindings to the config DB; retrying in %v", publishRetry)
 		time.AfterFunc(publishRetry, a.kick)
 		return
 	}
-	a.published, a.publishedFrom = list, bindings
+	a.published, a.publishedFrom, a.publishedSession = next, bindings, session
 }
 
 // heartbeat publishes this node's row every configdb.HeartbeatInterval.

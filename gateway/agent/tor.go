@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/ovsgw/ovsgw/gateway/model"
@@ -87,6 +88,9 @@ func (a *Agent) syncTors(ctx context.Context, idx *model.Index, held map[string]
 		log.WithError(err).WithField(logging.Object, model.TorSwitchPath(name)).Warn("cannot manage ToR switch")
 		ok = false
 	}
+	if !a.tors.Any() && !a.publishesTorState() {
+		return ok // no switch to sync, nothing of ours to withdraw: no need to read every binding
+	}
 	nodes := a.nodeTunnels()
 	live := a.nodeLiveness(time.Now())
 	var locations []tor.Location
@@ -130,6 +134,11 @@ func (a *Agent) syncTors(ctx context.Context, idx *model.Index, held map[string]
 		}
 	}
 	return ok
+}
+
+// publishesTorState reports whether the config DB holds a ToR state row of this node.
+func (a *Agent) publishesTorState() bool {
+	return slices.ContainsFunc(a.db.TorStates(), func(st configdb.TorState) bool { return st.Node == a.conf.Hostname })
 }
 
 // nodeTunnels maps every node that published a tunnel address to it.

@@ -70,7 +70,6 @@ func (s *Switches) Configure(c *model.Config, held map[string]bool) map[string]e
 	s.configureMu.Lock()
 	defer s.configureMu.Unlock()
 	errs := map[string]error{}
-	owned := vmiMACs(c)
 	want := map[string]model.TorSwitch{}
 	inConfig := map[string]bool{}
 	for _, sw := range c.TorSwitches {
@@ -78,6 +77,10 @@ func (s *Switches) Configure(c *model.Config, held map[string]bool) map[string]e
 		if held[sw.Name] {
 			want[sw.Name] = sw
 		}
+	}
+	var owned map[string]bool
+	if len(want) > 0 { // the learned MACs of no switch to check: no need to go over every VMI
+		owned = vmiMACs(c)
 	}
 	var gone []*managed
 	s.mu.Lock()
@@ -283,6 +286,13 @@ func (s *Switches) Learned() map[string][]LearnedMAC {
 	}
 	s.mu.Unlock()
 	return out
+}
+
+// Any reports whether any switch is managed now.
+func (s *Switches) Any() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients) > 0
 }
 
 // Managed reports whether node manages switch name now.

@@ -101,8 +101,14 @@ func TestConcurrentWriterConflicts(t *testing.T) {
 }
 
 // PublishBindings writes only the difference for its node and leaves other
-// nodes' rows alone.
+// nodes' rows alone; UpdateBindings, given that difference, writes the same.
 func TestPublishBindings(t *testing.T) {
+	for _, how := range []string{"publish", "update"} {
+		t.Run(how, func(t *testing.T) { testPublishBindings(t, how == "update") })
+	}
+}
+
+func testPublishBindings(t *testing.T, update bool) {
 	m := newMemDB(t)
 	c := m.connect()
 	ctx := context.Background()
@@ -126,7 +132,15 @@ func TestPublishBindings(t *testing.T) {
 	}
 	next := []BindingState{gw1[0], gw1[1], {VMI: "bms3", Kind: BindingRemote, PhysicalInterface: "eth2", VLAN: 7, Role: RoleActive}}
 	next[0].Role = RoleStandby
-	if err := c.PublishBindings(ctx, "gw1", next); err != nil {
+	if update {
+		sent := c.transactions.Load()
+		if err := c.UpdateBindings(ctx, "gw1", []BindingState{next[0], next[1], next[2]}, []string{"bms2"}); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.transactions.Load() - sent; n != 1 {
+			t.Errorf("one update sent %d transactions, want 1", n)
+		}
+	} else if err := c.PublishBindings(ctx, "gw1", next); err != nil {
 		t.Fatal(err)
 	}
 	after := m.rows()
@@ -160,6 +174,37 @@ func TestPublishBindings(t *testing.T) {
 	}
 	if err := c.PublishBindings(ctx, "gw1", []BindingState{gw1[0], gw1[0]}); err == nil {
 		t.Error("a VMI listed twice was accepted")
+	}
+	if err := c.UpdateBindings(ctx, "gw1", []BindingState{gw1[0]}, []string{gw1[0].VMI}); err == nil {
+		t.Error("a VMI both updated and removed was accepted")
+	}
+	if err := c.UpdateBindings(ctx, "gw1", []BindingState{{VMI: "bms9", Kind: BindingRemote, VLAN: 4095, Role: RoleActive}}, nil); err == nil {
+		t.Error("a binding with VLAN 4095 was accepted")
+	}
+	sent = c.transactions.Load()
+	if err := c.UpdateBindings(ctx, "gw1", []BindingState{next[1]}, []string{"bms2", "nothing"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.transactions.Load() - sent; n != 0 {
+		t.Errorf("an update that changes nothing sent %d transactions", n)
+	}
+}
+
+// NewestRoleSince is the newest role_since of a VMI over every node's rows.
+func TestNewestRoleSince(t *testing.T) {
+	c := newMemDB(t).connect()
+	ctx := context.Background()
+	for node, since := range map[string]int64{"gw1": 5, "gw2": 9} {
+		b := []BindingState{{VMI: "bms1", Kind: BindingRemote, PhysicalInterface: "eth1", VLAN: 100, Role: RoleActive, RoleSince: since},
+			{VMI: "bms2", Kind: BindingRemote, PhysicalInterface: "eth1", VLAN: 101, Role: RoleActive, RoleSince: 100 + since}}
+		if err := c.PublishBindings(ctx, node, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for vmi, want := range map[string]int64{"bms1": 9, "bms2": 109, "none": 0} {
+		if got := c.NewestRoleSince(vmi); got != want {
+			t.Errorf("NewestRoleSince(%s) = %d, want %d", vmi, got, want)
+		}
 	}
 }
 

@@ -127,32 +127,14 @@ func (c *Client) PublishNode(ctx context.Context, n NodeState) error {
 
 // PublishBindings makes node's Binding rows equal list (each entry's Node
 // is set to node), writing only the rows that differ; other nodes' rows
-// are not touched. It returns once the cache shows the result.
+// are not touched. It returns once the cache shows the result. It compares
+// every row of node: a writer that knows what it published last sends the
+// difference with UpdateBindings instead.
 func (c *Client) PublishBindings(ctx context.Context, node string, list []BindingState) error {
 	what := fmt.Sprintf("publish bindings of node %q", node)
-	if node == "" {
-		return fmt.Errorf("%s: empty node name", what)
-	}
-	want := make([]gatewaydb.Binding, 0, len(list))
-	seen := map[string]bool{}
-	for _, b := range list {
-		switch {
-		case b.VMI == "" || seen[b.VMI]:
-			return fmt.Errorf("%s: VMI %q is empty or listed twice", what, b.VMI)
-		case b.Node != "" && b.Node != node:
-			return fmt.Errorf("%s: binding of VMI %q names node %q", what, b.VMI, b.Node)
-		case b.Kind != BindingLocal && b.Kind != BindingRemote:
-			return fmt.Errorf("%s: binding of VMI %q: kind %q, want %s or %s", what, b.VMI, b.Kind, BindingLocal, BindingRemote)
-		case b.Role != RoleActive && b.Role != RoleStandby:
-			return fmt.Errorf("%s: binding of VMI %q: role %q, want %s or %s", what, b.VMI, b.Role, RoleActive, RoleStandby)
-		}
-		seen[b.VMI] = true
-		row := gatewaydb.Binding{Vmi: b.VMI, Node: node, Kind: b.Kind, Port: b.Port,
-			PhysicalInterface: b.PhysicalInterface, VLAN: b.VLAN, Role: b.Role, RoleSince: int(b.RoleSince)}
-		if errs := checkRow(gatewaydb.BindingTable, "", &row); errs != nil { // every reader would skip it
-			return fmt.Errorf("%s: %w", what, errs)
-		}
-		want = append(want, row)
+	want, err := bindingRows(what, node, list)
+	if err != nil {
+		return err
 	}
 	return c.write(ctx, what, []string{gatewaydb.BindingTable}, func(s *snapshot, p *planner) {
 		var have []gatewaydb.Binding
@@ -165,18 +147,125 @@ func (c *Client) PublishBindings(ctx context.Context, node string, list []Bindin
 	})
 }
 
+// UpdateBindings changes some of node's Binding rows: each of upsert is
+// created, or has the columns that differ updated; the row of each VMI of
+// remove is deleted. It reads only those rows (by the schema's node+vmi
+// index), so a change costs what it touches however many rows node has. It
+// returns once the cache shows the result.
+func (c *Client) UpdateBindings(ctx context.Context, node string, upsert []BindingState, remove []string) error {
+	what := fmt.Sprintf("update bindings of node %q", node)
+	want, err := bindingRows(what, node, upsert)
+	if err != nil {
+		return err
+	}
+	for _, vmi := range remove {
+		if vmi == "" || slices.ContainsFunc(want, func(r gatewaydb.Binding) bool { return r.Vmi == vmi }) {
+			return fmt.Errorf("%s: VMI %q to remove is empty or also updated", what, vmi)
+		}
+	}
+	return c.writePlanned(ctx, what, func(p *planner) {
+		s := c.conn()
+		if !s.monitored[gatewaydb.BindingTable] {
+			p.err = fmt.Errorf("this client does not cache the %s table (ConfigOnly)", gatewaydb.BindingTable)
+			return
+		}
+		rc := s.cache.Table(gatewaydb.BindingTable)
+		find := func(vmi string) *gatewaydb.Binding {
+			_, m, err := rc.RowByModel(&gatewaydb.Binding{Node: node, Vmi: vmi})
+			if err != nil && p.err == nil {
+				p.err = err
+			}
+			if m == nil {
+				return nil
+			}
+			return m.(*gatewaydb.Binding)
+		}
+		for i := range want {
+			w := want[i] // planned anew at each call: keep want as given
+			h := find(w.Vmi)
+			if h == nil {
+				p.add(s.Create(&w))
+				continue
+			}
+			if _, ptrs := differingColumns(h, &w); len(ptrs) > 0 {
+				w.UUID = h.UUID
+				p.add(s.Where(&w).Update(&w, ptrs...))
+			}
+		}
+		for _, vmi := range remove {
+			if h := find(vmi); h != nil {
+				p.add(s.Where(h).Delete())
+			}
+		}
+	})
+}
+
+// bindingRows checks node's bindings and makes them rows.
+func bindingRows(what, node string, list []BindingState) ([]gatewaydb.Binding, error) {
+	if node == "" {
+		return nil, fmt.Errorf("%s: empty node name", what)
+	}
+	want := make([]gatewaydb.Binding, 0, len(list))
+	seen := map[string]bool{}
+	for _, b := range list {
+		switch {
+		case b.VMI == "" || seen[b.VMI]:
+			return nil, fmt.Errorf("%s: VMI %q is empty or listed twice", what, b.VMI)
+		case b.Node != "" && b.Node != node:
+			return nil, fmt.Errorf("%s: binding of VMI %q names node %q", what, b.VMI, b.Node)
+		case b.Kind != BindingLocal && b.Kind != BindingRemote:
+			return nil, fmt.Errorf("%s: binding of VMI %q: kind %q, want %s or %s", what, b.VMI, b.Kind, BindingLocal, BindingRemote)
+		case b.Role != RoleActive && b.Role != RoleStandby:
+			return nil, fmt.Errorf("%s: binding of VMI %q: role %q, want %s or %s", what, b.VMI, b.Role, RoleActive, RoleStandby)
+		}
+		seen[b.VMI] = true
+		row := gatewaydb.Binding{Vmi: b.VMI, Node: node, Kind: b.Kind, Port: b.Port,
+			PhysicalInterface: b.PhysicalInterface, VLAN: b.VLAN, Role: b.Role, RoleSince: int(b.RoleSince)}
+		if errs := checkRow(gatewaydb.BindingTable, "", &row); errs != nil { // every reader would skip it
+			return nil, fmt.Errorf("%s: %w", what, errs)
+		}
+		want = append(want, row)
+	}
+	return want, nil
+}
+
+// NewestRoleSince is the newest role_since any node published for vmi (0: none). It scans
+// the Binding rows of the cache without copying them.
+func (c *Client) NewestRoleSince(vmi string) int64 {
+	s := c.conn()
+	if !s.monitored[gatewaydb.BindingTable] {
+		return 0
+	}
+	var newest int64
+	for _, m := range s.cache.Table(gatewaydb.BindingTable).RowsShallow() {
+		if r := m.(*gatewaydb.Binding); r.Vmi == vmi {
+			newest = max(newest, int64(r.RoleSince))
+		}
+	}
+	return newest
+}
+
 // write plans with plan against tables of the cache, sends the operations
 // if there are any, and waits until planning against the cache yields none.
 func (c *Client) write(ctx context.Context, what string, tables []string, plan func(*snapshot, *planner)) error {
+	return c.writePlanned(ctx, what, func(p *planner) {
+		s, err := c.snapshot(tables...)
+		if err != nil {
+			p.err = err
+			return
+		}
+		plan(s, p)
+	})
+}
+
+// writePlanned sends the operations plan makes, if any, and waits until
+// planning again (against the cache) yields none.
+func (c *Client) writePlanned(ctx context.Context, what string, plan func(*planner)) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	ops := func() (*planner, error) {
-		s, err := c.snapshot(tables...)
-		if err != nil {
-			return nil, err
-		}
 		p := &planner{c: c}
-		plan(s, p)
+		plan(p)
 		return p, p.err
 	}
 	p, err := ops()
