@@ -119,9 +119,14 @@ func measureIdle(t *runT, a *testbed.Agent, db *testbed.ConfigDB, peers int, win
 	counting = true
 	mu.Unlock()
 	fmt.Fprintf(os.Stderr, "  idle window of %v, %d peers heartbeating\n", window, peers)
+	profiled := make(chan struct{})
 	if idleProfile != "" {
-		go saveProfile(a, idleProfile, window)
+		go func() { saveProfile(a, idleProfile, window); close(profiled) }()
+	} else {
+		close(profiled)
 	}
+	// The agent stops after this returns: not before its profile is in.
+	defer func() { <-profiled }()
 	// CPU per slice of the window as well as over all of it: the median slice is the steady
 	// cost (heartbeats), without the spikes of the periodic resync.
 	began, cpu1, last := time.Now(), cpu0, time.Duration(0)
