@@ -290,6 +290,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			// whatever an incremental update could have missed, without paying a full compile
 			// (about half a second at 4K instances) every resync interval.
 			resyncs++
+			// And compares every binding row of this node with what it publishes, so that
+			// a row changed or deleted behind its back is written again.
+			a.published = nil
 			a.mu.Lock()
 			a.needDump = true
 			a.needRecompile = a.needRecompile || resyncs%recompileEvery == 0
