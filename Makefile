@@ -6,6 +6,8 @@ BIN     := bin/ovsgw
 SCHEMAS := /usr/share/openvswitch
 # Go test timeout: the suite takes a few minutes on 2 cores; this only stops a hung run.
 TEST_TIMEOUT ?= 14m
+# Extra flags of the end-to-end go test (CI: -v, so that a failure shows its test's log).
+E2E_FLAGS ?=
 
 .PHONY: all deps generate build test unit e2e demo bench bench-ha bench-vcenter fuzz fmt vet clean cluster deb
 
@@ -33,7 +35,7 @@ UNIT_PKGS = $$($(GO) list ./... | grep -v '/test/')
 
 test: build vet
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(UNIT_PKGS)
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(E2E_FLAGS) ./test/...
 
 # Unit tests only: no OVS processes, no namespaces.
 unit: generate
