@@ -133,10 +133,8 @@ func (a *Agent) publishBindings(ctx context.Context, bindings []pipeline.Binding
 			}
 		}
 	}
-	// Between full publishes this allocates only for what changed: it runs at every new
-	// derivation of the node's state, with thousands of bindings.
-	var list, changed []configdb.BindingState // list: every binding, for a full publish
-	present := 0                              // bindings whose VMI mine holds
+	next := make(map[string]configdb.BindingState, len(mine))
+	var list, changed []configdb.BindingState
 	for _, b := range bindings {
 		if (!b.Bound && !b.Standby) || b.Kind == pipeline.BindingPeer {
 			continue
@@ -151,33 +149,21 @@ func (a *Agent) publishBindings(ctx context.Context, bindings []pipeline.Binding
 		st := configdb.BindingState{VMI: b.VMI, Node: a.conf.Hostname, Kind: kind, Port: b.Port,
 			PhysicalInterface: b.PhysicalInterface, VLAN: int(b.VLAN), Role: role}
 		prev, had := mine[b.VMI]
-		if had {
-			present++
-		}
 		if had && prev.Role == role && prev.RoleSince > 0 {
 			st.RoleSince = prev.RoleSince
 		} else {
 			st.RoleSince = configdb.NextRoleSince(now, a.db.NewestRoleSince(b.VMI))
 		}
-		if full {
-			list = append(list, st)
-		}
+		next[b.VMI] = st
+		list = append(list, st)
 		if !had || prev != st {
 			changed = append(changed, st)
 		}
 	}
 	var removed []string
-	if present < len(mine) { // some VMI of mine is bound no more
-		wanted := make(map[string]bool, len(bindings))
-		for _, b := range bindings {
-			if (b.Bound || b.Standby) && b.Kind != pipeline.BindingPeer {
-				wanted[b.VMI] = true
-			}
-		}
-		for vmi := range mine {
-			if !wanted[vmi] {
-				removed = append(removed, vmi)
-			}
+	for vmi := range mine {
+		if _, ok := next[vmi]; !ok {
+			removed = append(removed, vmi)
 		}
 	}
 	if !full && len(changed) == 0 && len(removed) == 0 {
@@ -201,20 +187,7 @@ func (a *Agent) publishBindings(ctx context.Context, bindings []pipeline.Binding
 		time.AfterFunc(publishRetry, a.kick)
 		return
 	}
-	if full {
-		mine = make(map[string]configdb.BindingState, len(list))
-		for _, st := range list {
-			mine[st.VMI] = st
-		}
-	} else { // mine is a.published: brought up to date in place
-		for _, st := range changed {
-			mine[st.VMI] = st
-		}
-		for _, vmi := range removed {
-			delete(mine, vmi)
-		}
-	}
-	a.published, a.publishedFrom, a.publishedSession = mine, bindings, session
+	a.published, a.publishedFrom, a.publishedSession = next, bindings, session
 }
 
 // heartbeat publishes this node's row every configdb.HeartbeatInterval.

@@ -229,17 +229,18 @@ func bindingRows(what, node string, list []BindingState) ([]gatewaydb.Binding, e
 	return want, nil
 }
 
-// NewestRoleSince is the newest role_since any node published for vmi (0: none). It looks
-// the VMI up in the kept list of bindings (see Bindings), which it brings up to date.
+// NewestRoleSince is the newest role_since any node published for vmi (0: none). It scans
+// the Binding rows of the cache without copying them.
 func (c *Client) NewestRoleSince(vmi string) int64 {
-	list, err := c.bindingList()
-	if err != nil {
+	s := c.conn()
+	if !s.monitored[gatewaydb.BindingTable] {
 		return 0
 	}
 	var newest int64
-	i, _ := slices.BinarySearchFunc(list, vmi, func(b BindingState, vmi string) int { return strings.Compare(b.VMI, vmi) })
-	for ; i < len(list) && list[i].VMI == vmi; i++ {
-		newest = max(newest, list[i].RoleSince)
+	for _, m := range s.cache.Table(gatewaydb.BindingTable).RowsShallow() {
+		if r := m.(*gatewaydb.Binding); r.Vmi == vmi {
+			newest = max(newest, int64(r.RoleSince))
+		}
 	}
 	return newest
 }
