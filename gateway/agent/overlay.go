@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ovsgw/ovsgw/gateway/pipeline"
@@ -106,7 +107,7 @@ const (
 // when they changed since the last successful publish, and then only the rows that changed
 // (configdb's UpdateBindings); the whole list is compared with the node's rows
 // (PublishBindings) only when what stands in the DB is not known: at start, after an error or
-// a reconnect.
+// a reconnect, and at each resync (see Run).
 func (a *Agent) publishBindings(ctx context.Context, bindings []pipeline.Binding) {
 	if a.db == nil {
 		return
@@ -134,7 +135,7 @@ func (a *Agent) publishBindings(ctx context.Context, bindings []pipeline.Binding
 		}
 	}
 	next := make(map[string]configdb.BindingState, len(mine))
-	var list, changed []configdb.BindingState
+	var renew []string // VMIs whose role is new here: their role_since comes after every other
 	for _, b := range bindings {
 		if (!b.Bound && !b.Standby) || b.Kind == pipeline.BindingPeer {
 			continue
@@ -148,15 +149,24 @@ func (a *Agent) publishBindings(ctx context.Context, bindings []pipeline.Binding
 		}
 		st := configdb.BindingState{VMI: b.VMI, Node: a.conf.Hostname, Kind: kind, Port: b.Port,
 			PhysicalInterface: b.PhysicalInterface, VLAN: int(b.VLAN), Role: role}
-		prev, had := mine[b.VMI]
-		if had && prev.Role == role && prev.RoleSince > 0 {
+		if prev, had := mine[b.VMI]; had && prev.Role == role && prev.RoleSince > 0 {
 			st.RoleSince = prev.RoleSince
 		} else {
-			st.RoleSince = configdb.NextRoleSince(now, a.db.NewestRoleSince(b.VMI))
+			renew = append(renew, b.VMI)
 		}
 		next[b.VMI] = st
-		list = append(list, st)
-		if !had || prev != st {
+	}
+	if len(renew) > 0 { // one pass over the published rows, however many roles are new
+		newest := a.db.NewestRoleSince(renew...)
+		for _, vmi := range renew {
+			st := next[vmi]
+			st.RoleSince = configdb.NextRoleSince(now, newest[vmi])
+			next[vmi] = st
+		}
+	}
+	var changed []configdb.BindingState
+	for vmi, st := range next {
+		if prev, had := mine[vmi]; !had || prev != st {
 			changed = append(changed, st)
 		}
 	}
@@ -176,9 +186,11 @@ func (a *Agent) publishBindings(ctx context.Context, bindings []pipeline.Binding
 	defer cancel()
 	var err error
 	if full {
-		err = a.db.PublishBindings(pctx, a.conf.Hostname, list)
+		err = a.db.PublishBindings(pctx, a.conf.Hostname, slices.Collect(maps.Values(next)))
 	} else {
-		slices.Sort(removed) // a stable transaction
+		// Sorted: a stable transaction.
+		slices.SortFunc(changed, func(x, y configdb.BindingState) int { return strings.Compare(x.VMI, y.VMI) })
+		slices.Sort(removed)
 		err = a.db.UpdateBindings(pctx, a.conf.Hostname, changed, removed)
 	}
 	if err != nil {

@@ -201,8 +201,9 @@ func TestNewestRoleSince(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	newest := c.NewestRoleSince("bms1", "bms2", "none")
 	for vmi, want := range map[string]int64{"bms1": 9, "bms2": 109, "none": 0} {
-		if got := c.NewestRoleSince(vmi); got != want {
+		if got := newest[vmi]; got != want {
 			t.Errorf("NewestRoleSince(%s) = %d, want %d", vmi, got, want)
 		}
 	}

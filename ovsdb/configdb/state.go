@@ -229,17 +229,21 @@ func bindingRows(what, node string, list []BindingState) ([]gatewaydb.Binding, e
 	return want, nil
 }
 
-// NewestRoleSince is the newest role_since any node published for vmi (0: none). It scans
-// the Binding rows of the cache without copying them.
-func (c *Client) NewestRoleSince(vmi string) int64 {
+// NewestRoleSince is the newest role_since any node published for each of vmis (absent: none),
+// from one pass over the Binding rows of the cache, which it does not convert.
+func (c *Client) NewestRoleSince(vmis ...string) map[string]int64 {
 	s := c.conn()
 	if !s.monitored[gatewaydb.BindingTable] {
-		return 0
+		return nil
 	}
-	var newest int64
+	newest := make(map[string]int64, len(vmis))
+	want := make(map[string]bool, len(vmis))
+	for _, vmi := range vmis {
+		want[vmi] = true
+	}
 	for _, m := range s.cache.Table(gatewaydb.BindingTable).RowsShallow() {
-		if r := m.(*gatewaydb.Binding); r.Vmi == vmi {
-			newest = max(newest, int64(r.RoleSince))
+		if r := m.(*gatewaydb.Binding); want[r.Vmi] {
+			newest[r.Vmi] = max(newest[r.Vmi], int64(r.RoleSince))
 		}
 	}
 	return newest
